@@ -1,0 +1,77 @@
+/**
+ * `GrainClient`: typed references to grains from outside any silo. `connect` joins a cluster
+ * (in-process or NATS) as a client that hosts nothing; `http` talks to a silo's gateway.
+ */
+import {
+  GrainTypes, makeRef, systemClock,
+  type Clock, type ClusterConnection, type ClusterProvider, type Grain, type GrainClass, type GrainRef, type Invoker,
+} from '../runtime/index.js';
+import { ClientRouter } from './cluster-client.js';
+
+export interface ConnectOptions {
+  /** NATS server URL(s) of the cluster. */
+  nats?: string | string[];
+  /** The cluster's name (with `nats`), or an in-process cluster provider to join. */
+  cluster?: string | ClusterProvider;
+  /** How long a call waits for its response (default 30 s). */
+  responseTimeoutMs?: number;
+  /** Time source (TestCluster passes its fake clock). */
+  clock?: Clock;
+}
+
+/** How a client sends calls: a cluster connection, or HTTP. */
+export interface ClientTransport extends Invoker {
+  close(): Promise<void>;
+}
+
+export class GrainClient {
+  private readonly known = new GrainTypes();
+
+  protected constructor(private readonly transport: ClientTransport) {}
+
+  /** Joins a cluster as a client that hosts no grains. */
+  static async connect(options: ConnectOptions): Promise<GrainClient> {
+    const provider = await resolveProvider(options);
+    const clock = options.clock ?? systemClock;
+    const connection = await provider.connect({ clock });
+    let client: GrainClient | undefined;
+    const router = new ClientRouter({
+      connection,
+      clock,
+      responseTimeoutMs: options.responseTimeoutMs ?? 30_000,
+      decodeOptions: { ref: (t, k) => client!.getGrain(t, k) },
+    });
+    client = new GrainClient(clusterTransport(router, connection));
+    return client;
+  }
+
+  /** A typed reference: `getGrain(Counter, 'a')` or `getGrain<Counter>('Counter', 'a')`. */
+  getGrain<G extends Grain<any>>(cls: GrainClass<G>, key: string): GrainRef<G>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  getGrain<G>(type: string, key: string): GrainRef<G>;
+  getGrain(type: string | GrainClass, key: string): unknown {
+    const name = typeof type === 'string' ? type : this.known.add(type).name;
+    return makeRef(this.known, name, key, this.transport);
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}
+
+function clusterTransport(router: ClientRouter, connection: ClusterConnection): ClientTransport {
+  return {
+    invoke: (target, key, method, args) => router.invoke(target, key, method, args),
+    async close() {
+      router.close();
+      await connection.close();
+    },
+  };
+}
+
+async function resolveProvider(options: ConnectOptions): Promise<ClusterProvider> {
+  if (options.cluster !== undefined && typeof options.cluster === 'object') return options.cluster;
+  if (options.nats !== undefined) {
+    throw new TypeError('GrainClient.connect({ nats }) needs the NATS cluster provider, which is not available in this build');
+  }
+  throw new TypeError('GrainClient.connect needs { nats: "nats://host:4222", cluster: "name" } or { cluster: provider }');
+}

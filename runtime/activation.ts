@@ -1,0 +1,417 @@
+/**
+ * One activation of a grain: its instance, its state and ETag, and its mailbox.
+ *
+ * Scheduling is turn-based: one call at a time, to completion, including its awaits.
+ * Calls start at once, without waiting for the turn in progress, when
+ *  - the class is `static reentrant = true`, or the method is listed in `static interleave`;
+ *  - the call comes back along its own call chain (A → B → A): call-chain reentrancy.
+ * A call back into an activation that is still activating or deactivating could never
+ * run, so it fails at once with `DeadlockError` instead of waiting for the timeout.
+ */
+import { chainDepth, chainIncludes, newScope, scopeStorage, type CallScope } from './context.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { decode, encode } from './codec.js';
+import { DeadlockError, MethodNotFoundError } from './errors.js';
+import { initialStateOf, instantiateGrain, type DeactivationReason, type Disposable, type Grain, type GrainRuntime, type TimerOptions } from './grain.js';
+import type { GrainClass, GrainType } from './grain-type.js';
+import type { GrainId } from './identity.js';
+import type { PendingCall } from './pending-call.js';
+import { DEFAULT_STATE_NAME, type StorageProvider } from './storage.js';
+
+export enum Status {
+  Activating = 0,
+  Valid = 1,
+  Deactivating = 2,
+  Dead = 3,
+}
+
+/** The longest call chain accepted before a call is refused as runaway recursion. */
+export const MAX_CHAIN_DEPTH = 64;
+
+/** What an activation needs from the silo that hosts it. */
+export interface ActivationHost {
+  readonly clock: Clock;
+  readonly storage: StorageProvider;
+  readonly defaultIdleTimeoutMs: number;
+  ref(type: string | GrainClass, key: string): unknown;
+  /** Copies a value handed between a local caller and callee (through the codec). */
+  copy(value: unknown): unknown;
+  /** Routes a call again (its activation went away or lives elsewhere). */
+  reroute(call: PendingCall): void;
+  /** Files the activation with the idle collector for `at`. */
+  scheduleIdleCheck(act: Activation, at: number): void;
+  /** Tells the host the activation asked to deactivate. */
+  requestDeactivation(act: Activation, reason: DeactivationReason): void;
+  /** Reports an error no caller will see (a timer tick, `onDeactivate`). */
+  reportError(act: Activation, what: string, err: unknown): void;
+}
+
+interface Timer extends Disposable {
+  handle: TimerHandle | undefined;
+  disposed: boolean;
+}
+
+export class Activation implements GrainRuntime {
+  status: Status = Status.Activating;
+  grain!: Grain<unknown>;
+  /** Turns running now (more than one only when interleaving). */
+  running = 0;
+  /** An exclusive (non-interleaved) turn is running. */
+  private exclusive = false;
+  private queue: (PendingCall | TimerTurn)[] | null = null;
+  /** Resolved when running turns reach zero (deactivation waits on it). */
+  private drained: (() => void)[] | null = null;
+  lastActive: number;
+  private keepAliveUntil = 0;
+  private etag: string | undefined = undefined;
+  private timers: Set<Timer> | null = null;
+  private deactivateRequested = false;
+  private writeChain: Promise<void> | null = null;
+  /** Resolves when the activation has fully ended (deactivated or failed to activate). */
+  private endedPromise: Promise<void> | null = null;
+  private endResolve: (() => void) | null = null;
+
+  constructor(
+    readonly id: GrainId,
+    readonly key: string,
+    readonly type: GrainType,
+    /** Unique among this grain's activations on this silo; names it in the directory. */
+    readonly activationId: string,
+    private readonly host: ActivationHost,
+  ) {
+    this.lastActive = host.clock.now();
+  }
+
+  get idleTimeoutMs(): number {
+    return this.type.idleTimeoutMs ?? this.host.defaultIdleTimeoutMs;
+  }
+
+  /** When this activation becomes collectable if nothing else happens. */
+  expiresAt(): number {
+    return Math.max(this.lastActive + this.idleTimeoutMs, this.keepAliveUntil);
+  }
+
+  isIdle(): boolean {
+    return this.running === 0 && (this.queue === null || this.queue.length === 0);
+  }
+
+  get queued(): number {
+    return this.queue?.length ?? 0;
+  }
+
+  /** Resolves once the activation has ended. */
+  ended(): Promise<void> {
+    if (this.status === Status.Dead) return Promise.resolve();
+    this.endedPromise ??= new Promise<void>((r) => { this.endResolve = r; });
+    return this.endedPromise;
+  }
+
+  // ---- activation ----------------------------------------------------------------
+
+  /** Creates the grain, loads its state and runs `onActivate`; then calls flow. */
+  async activate(): Promise<void> {
+    this.grain = instantiateGrain(this.type.cls, this);
+    await this.loadState();
+    const scope = newScope(undefined, false, this.key, undefined, undefined, undefined);
+    await scopeStorage.run(scope, () => this.grain.onActivate());
+    this.status = Status.Valid;
+    this.lastActive = this.host.clock.now();
+    this.host.scheduleIdleCheck(this, this.expiresAt());
+    this.pump();
+  }
+
+  private async loadState(): Promise<void> {
+    const stored = await this.host.storage.read(this.id, DEFAULT_STATE_NAME);
+    this.etag = stored?.etag;
+    this.grain.state = stored?.payload !== undefined
+      ? decode(stored.payload, { ref: (t, k) => this.host.ref(t, k) })
+      : initialStateOf(this.grain);
+  }
+
+  // ---- calls ---------------------------------------------------------------------
+
+  /**
+   * Accepts a call. Unknown methods and calls that could only deadlock are rejected at once;
+   * calls for an activation that is going away are routed again.
+   */
+  receive(call: PendingCall): void {
+    if (!this.type.methods.has(call.method)) {
+      call.reject(new MethodNotFoundError(`grain type ${this.type.name} has no callable method "${call.method}" (callable: ${[...this.type.methods].join(', ') || 'none'})`));
+      return;
+    }
+    const reentrant = call.caller !== undefined && chainIncludes(call.caller, this.key);
+    switch (this.status) {
+      case Status.Valid:
+        break;
+      case Status.Activating:
+        if (reentrant) {
+          call.reject(new DeadlockError(`${this.key}.${call.method} was called back along its own call chain while ${this.key} is still activating; the call could never run (avoid calling back into a grain from its onActivate chain)`));
+          return;
+        }
+        this.enqueue(call);
+        return;
+      default:
+        if (reentrant) {
+          call.reject(new DeadlockError(`${this.key}.${call.method} was called back along its own call chain while ${this.key} is deactivating; the call could never run`));
+          return;
+        }
+        this.host.reroute(call);
+        return;
+    }
+    if (chainDepth(call.caller) >= MAX_CHAIN_DEPTH) {
+      call.reject(new DeadlockError(`call chain deeper than ${MAX_CHAIN_DEPTH} grains at ${this.key}.${call.method}: runaway recursion between grains`));
+      return;
+    }
+    const interleaved = reentrant || this.type.reentrant || this.type.interleave.has(call.method);
+    if (interleaved || (!this.exclusive && this.running === 0 && this.queue === null)) {
+      this.start(call, !interleaved);
+    } else {
+      this.enqueue(call);
+    }
+  }
+
+  private enqueue(call: PendingCall): void {
+    call.queued = true;
+    (this.queue ??= []).push(call);
+  }
+
+  private start(call: PendingCall, exclusive: boolean): void {
+    call.queued = false;
+    this.running++;
+    if (exclusive) this.exclusive = true;
+    this.lastActive = this.host.clock.now();
+    const caller = call.caller;
+    const scope = newScope(caller?.ctx, true, this.key, caller, undefined, caller?.txn);
+    let result: unknown;
+    try {
+      result = scopeStorage.run(scope, invokeMethod, this.grain, call.method, call.args);
+    } catch (err) {
+      this.finish(exclusive);
+      call.reject(err);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        this.finish(exclusive);
+        if (call.copyResult) {
+          try {
+            value = this.host.copy(value);
+          } catch (err) {
+            call.reject(err);
+            return;
+          }
+        }
+        call.resolve(value);
+      },
+      (err) => {
+        this.finish(exclusive);
+        call.reject(err);
+      },
+    );
+  }
+
+  private finish(exclusive: boolean): void {
+    this.running--;
+    if (exclusive) this.exclusive = false;
+    this.lastActive = this.host.clock.now();
+    if (this.running === 0 && this.drained !== null) {
+      for (const r of this.drained) r();
+      this.drained = null;
+    }
+    if (this.deactivateRequested && this.running === 0) {
+      this.host.requestDeactivation(this, 'requested');
+      return;
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    const q = this.queue;
+    if (q === null || this.status !== Status.Valid) return;
+    while (q.length > 0) {
+      const next = q[0]!;
+      if (next instanceof TimerTurn) {
+        if (this.exclusive || this.running > 0) break;
+        q.shift();
+        this.startTimer(next);
+        continue;
+      }
+      if (next.settled) { q.shift(); continue; }
+      const interleaved = this.type.reentrant || this.type.interleave.has(next.method) ||
+        (next.caller !== undefined && chainIncludes(next.caller, this.key));
+      if (interleaved) { q.shift(); this.start(next, false); continue; }
+      if (this.exclusive || this.running > 0) break;
+      q.shift();
+      this.start(next, true);
+    }
+    if (q.length === 0) this.queue = null;
+  }
+
+  // ---- deactivation --------------------------------------------------------------
+
+  /**
+   * Ends the activation: no new turns, waits for running ones, `onDeactivate`, then hands
+   * back queued calls for re-routing. The host unregisters it and drops it afterwards.
+   */
+  async deactivate(reason: DeactivationReason): Promise<PendingCall[]> {
+    if (this.status !== Status.Valid) return [];
+    this.status = Status.Deactivating;
+    this.disposeTimers();
+    if (this.running > 0) await new Promise<void>((r) => (this.drained ??= []).push(r));
+    try {
+      const scope = newScope(undefined, false, this.key, undefined, undefined, undefined);
+      await scopeStorage.run(scope, () => this.grain.onDeactivate(reason));
+    } catch (err) {
+      this.host.reportError(this, 'onDeactivate', err);
+    }
+    if (this.writeChain) await this.writeChain;
+    return this.takeQueue();
+  }
+
+  /** Ends the activation because activation failed: the queued calls get `err`. */
+  fail(err: unknown): void {
+    for (const c of this.takeQueue()) c.reject(err);
+    this.markEnded();
+  }
+
+  /** Hands over queued calls (after deactivation, or when the grain lives elsewhere). */
+  takeQueue(): PendingCall[] {
+    const q = this.queue ?? [];
+    this.queue = null;
+    const calls: PendingCall[] = [];
+    for (const item of q) {
+      if (item instanceof TimerTurn) continue;
+      item.queued = false;
+      if (!item.settled) calls.push(item);
+    }
+    return calls;
+  }
+
+  markEnded(): void {
+    this.status = Status.Dead;
+    this.disposeTimers();
+    this.endResolve?.();
+  }
+
+  /** Stops everything without hooks or goodbyes (the silo crashed). */
+  abandon(): void {
+    this.queue = null;
+    this.markEnded();
+  }
+
+  // ---- GrainRuntime --------------------------------------------------------------
+
+  writeState(): Promise<void> {
+    const run = async () => {
+      const payload = encode(this.grain.state);
+      this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
+    };
+    // Writes from interleaved turns go one after another, each with the ETag the last one got.
+    const p = (this.writeChain ?? Promise.resolve()).then(run);
+    this.writeChain = p.catch(() => undefined);
+    return p;
+  }
+
+  async readState(): Promise<void> {
+    await this.loadState();
+  }
+
+  async clearState(): Promise<void> {
+    this.etag = await this.host.storage.clear(this.id, DEFAULT_STATE_NAME, this.etag);
+    this.grain.state = initialStateOf(this.grain);
+  }
+
+  ref(type: string | GrainClass, key: string): unknown {
+    return this.host.ref(type, key);
+  }
+
+  deactivateOnIdle(): void {
+    if (this.status !== Status.Valid) return;
+    this.deactivateRequested = true;
+    if (this.running === 0) this.host.requestDeactivation(this, 'requested');
+  }
+
+  delayDeactivation(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`delayDeactivation takes a non-negative number of milliseconds (got ${ms})`);
+    this.keepAliveUntil = Math.max(this.keepAliveUntil, this.host.clock.now() + ms);
+  }
+
+  registerTimer(fn: () => unknown, options: TimerOptions): Disposable {
+    if (typeof fn !== 'function') throw new TypeError('registerTimer takes a function');
+    const period = options.periodMs;
+    const due = options.dueMs ?? period;
+    if (due === undefined || !(due >= 0) || (period !== undefined && !(period > 0))) {
+      throw new RangeError('registerTimer needs dueMs >= 0 and/or periodMs > 0');
+    }
+    if (this.status === Status.Dead || this.status === Status.Deactivating) {
+      throw new RangeError(`${this.key} is deactivating; it cannot register timers`);
+    }
+    const timers = (this.timers ??= new Set());
+    const timer: Timer = {
+      handle: undefined,
+      disposed: false,
+      dispose: () => {
+        timer.disposed = true;
+        timer.handle?.cancel();
+        timers.delete(timer);
+      },
+    };
+    const tick = () => {
+      timer.handle = undefined;
+      if (timer.disposed || this.status !== Status.Valid) return;
+      this.runTimerTurn(fn).then(() => {
+        if (period !== undefined && !timer.disposed && this.status === Status.Valid) {
+          timer.handle = this.host.clock.setTimer(tick, period);
+        } else {
+          timer.dispose();
+        }
+      });
+    };
+    timer.handle = this.host.clock.setTimer(tick, due);
+    timers.add(timer);
+    return { dispose: timer.dispose };
+  }
+
+  /** A timer tick is an ordinary exclusive turn with no request context; it does not count as use. */
+  private runTimerTurn(fn: () => unknown): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const turn = new TimerTurn(fn, resolve);
+      if (!this.exclusive && this.running === 0 && this.queue === null) this.startTimer(turn);
+      else (this.queue ??= []).push(turn);
+    });
+  }
+
+  private startTimer(turn: TimerTurn): void {
+    this.running++;
+    this.exclusive = true;
+    const usedAt = this.lastActive;
+    const scope = newScope(undefined, false, this.key, undefined, undefined, undefined);
+    const done = (failed: boolean, err?: unknown) => {
+      if (failed) this.host.reportError(this, 'timer', err);
+      this.finish(true);
+      this.lastActive = usedAt; // a tick is not use: it must not keep the grain alive
+      turn.done();
+    };
+    try {
+      Promise.resolve(scopeStorage.run(scope, () => turn.fn.call(this.grain))).then(() => done(false), (e) => done(true, e));
+    } catch (e) {
+      done(true, e);
+    }
+  }
+
+  private disposeTimers(): void {
+    if (this.timers) for (const t of [...this.timers]) t.dispose();
+    this.timers = null;
+  }
+}
+
+/** A timer tick waiting in the mailbox. */
+class TimerTurn {
+  constructor(readonly fn: () => unknown, readonly done: () => void) {}
+}
+
+function invokeMethod(grain: Grain<unknown>, method: string, args: unknown[]): unknown {
+  return (grain as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);
+}
+
+

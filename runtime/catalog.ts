@@ -1,0 +1,237 @@
+/**
+ * The catalog: the activations of one silo, by grain id. It creates an activation on the
+ * first call (registering it in the directory first, so there is one per grain in the
+ * cluster), runs idle collection, and deactivates — re-routing every call that arrives
+ * meanwhile, so nothing is lost.
+ */
+import { Activation, Status, type ActivationHost } from './activation.js';
+import { Buckets } from './buckets.js';
+import type { Clock } from './clock.js';
+import type { Directory, DirectoryEntry } from './cluster.js';
+import { GrainError, GrainNotFoundError, SiloUnavailableError } from './errors.js';
+import type { DeactivationReason } from './grain.js';
+import type { GrainClass, GrainTypes } from './grain-type.js';
+import type { PendingCall } from './pending-call.js';
+import type { StorageProvider } from './storage.js';
+
+export interface CatalogOptions {
+  siloId: string;
+  clock: Clock;
+  storage: StorageProvider;
+  directory: Directory;
+  types: GrainTypes;
+  defaultIdleTimeoutMs: number;
+  /** Width of the idle collector's buckets: how late past its timeout a grain may go. */
+  collectionQuantumMs: number;
+  ref(type: string | GrainClass, key: string): unknown;
+  copy(value: unknown): unknown;
+  /** Routes a call from scratch (directory, placement, transport). */
+  route(call: PendingCall): void;
+  /** Sends a call to the silo that hosts the grain. */
+  forward(call: PendingCall, siloId: string): void;
+  /** New activations go elsewhere (the silo is stopping); undefined when there is nowhere. */
+  placeElsewhere(call: PendingCall): void;
+  onError(what: string, err: unknown, grain?: string): void;
+}
+
+/** A call hops at most this often between silos before it is refused as a routing loop. */
+export const MAX_HOPS = 6;
+
+export class Catalog implements ActivationHost {
+  private readonly activations = new Map<string, Activation>();
+  private readonly idle: Buckets<Activation>;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private sequence = 0;
+  /** No new activations here: calls for grains not active go elsewhere. */
+  accepting = true;
+  activationsTotal = 0;
+  deactivationsTotal = 0;
+
+  readonly clock: Clock;
+  readonly storage: StorageProvider;
+  readonly defaultIdleTimeoutMs: number;
+
+  constructor(private readonly options: CatalogOptions) {
+    this.clock = options.clock;
+    this.storage = options.storage;
+    this.defaultIdleTimeoutMs = options.defaultIdleTimeoutMs;
+    this.idle = new Buckets(options.clock, options.collectionQuantumMs, (act, now) => this.checkIdle(act, now));
+  }
+
+  get(key: string): Activation | undefined {
+    return this.activations.get(key);
+  }
+
+  get size(): number {
+    return this.activations.size;
+  }
+
+  /** Live (valid) activations of a type, or of all types. */
+  count(type?: string): number {
+    let n = 0;
+    for (const a of this.activations.values()) if (a.status === Status.Valid && (type === undefined || a.type.name === type)) n++;
+    return n;
+  }
+
+  countsByType(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const a of this.activations.values()) if (a.status === Status.Valid) m.set(a.type.name, (m.get(a.type.name) ?? 0) + 1);
+    return m;
+  }
+
+  /** Delivers a call to this silo's activation of its grain, creating it if needed. */
+  deliver(call: PendingCall): void {
+    const act = this.activations.get(call.targetKey);
+    if (act !== undefined) {
+      act.receive(call);
+      return;
+    }
+    const type = this.options.types.get(call.target.type);
+    if (type === undefined) {
+      call.reject(new GrainNotFoundError(`grain type "${call.target.type}" is not hosted by silo ${this.options.siloId}`));
+      return;
+    }
+    if (!this.accepting) {
+      this.options.placeElsewhere(call);
+      return;
+    }
+    const created = new Activation(call.target, call.targetKey, type, String(++this.sequence), this);
+    this.activations.set(call.targetKey, created);
+    this.track(this.start(created));
+    created.receive(call);
+  }
+
+  private async start(act: Activation): Promise<void> {
+    const mine: DirectoryEntry = { silo: this.options.siloId, activation: act.activationId };
+    let registered = false;
+    try {
+      let winner = await this.options.directory.register(act.id, mine);
+      if (winner.silo === mine.silo && winner.activation !== mine.activation) {
+        // A leftover entry of an earlier activation on this very silo: it is gone, replace it.
+        await this.options.directory.unregister(act.id, winner);
+        winner = await this.options.directory.register(act.id, mine);
+      }
+      if (winner.silo !== mine.silo || winner.activation !== mine.activation) {
+        this.drop(act);
+        act.markEnded();
+        for (const c of act.takeQueue()) this.options.forward(c, winner.silo);
+        return;
+      }
+      registered = true;
+      await act.activate();
+      this.activationsTotal++;
+    } catch (err) {
+      this.drop(act);
+      const reported = activationError(act.key, err);
+      this.options.onError('activation', err, act.key);
+      act.fail(reported);
+      if (registered) await this.options.directory.unregister(act.id, mine).catch(() => undefined);
+    }
+  }
+
+  // ---- ActivationHost ------------------------------------------------------------
+
+  ref(type: string | GrainClass, key: string): unknown {
+    return this.options.ref(type, key);
+  }
+
+  copy(value: unknown): unknown {
+    return this.options.copy(value);
+  }
+
+  reroute(call: PendingCall): void {
+    if (++call.hops > MAX_HOPS) {
+      call.reject(new SiloUnavailableError(`call ${call.targetKey}.${call.method} was re-routed ${MAX_HOPS} times without reaching an activation; the cluster may be changing membership, retry shortly`));
+      return;
+    }
+    const act = this.activations.get(call.targetKey);
+    if (act !== undefined && act.status !== Status.Valid && act.status !== Status.Activating) {
+      act.ended().then(() => this.options.route(call));
+    } else {
+      this.options.route(call);
+    }
+  }
+
+  scheduleIdleCheck(act: Activation, at: number): void {
+    this.idle.add(act, at);
+  }
+
+  requestDeactivation(act: Activation, reason: DeactivationReason): void {
+    this.track(this.deactivate(act, reason));
+  }
+
+  reportError(act: Activation, what: string, err: unknown): void {
+    this.options.onError(what, err, act.key);
+  }
+
+  // ---- idle collection and deactivation ------------------------------------------
+
+  private checkIdle(act: Activation, now: number): void {
+    if (act.status !== Status.Valid || this.activations.get(act.key) !== act) return;
+    const expires = act.expiresAt();
+    if (expires <= now && act.isIdle()) {
+      this.requestDeactivation(act, 'idle');
+    } else {
+      this.idle.add(act, Math.max(expires, now + 1));
+    }
+  }
+
+  /** Runs the idle collector now (normally the clock does); returns activations examined. */
+  collectIdle(): number {
+    return this.idle.sweep();
+  }
+
+  async deactivate(act: Activation, reason: DeactivationReason): Promise<void> {
+    if (act.status !== Status.Valid) return;
+    const queued = await act.deactivate(reason);
+    await this.options.directory
+      .unregister(act.id, { silo: this.options.siloId, activation: act.activationId })
+      .catch((err) => this.options.onError('directory unregister', err, act.key));
+    this.drop(act);
+    this.deactivationsTotal++;
+    act.markEnded();
+    for (const c of queued) this.reroute(c);
+  }
+
+  /** Deactivates everything (graceful stop); new calls are placed elsewhere meanwhile. */
+  async deactivateAll(reason: DeactivationReason): Promise<void> {
+    this.accepting = false;
+    await this.settled();
+    const all = [...this.activations.values()];
+    await Promise.all(all.map((a) => this.deactivate(a, reason)));
+    await this.settled();
+  }
+
+  /** Drops every activation with no hooks, no directory goodbye (a crash). */
+  abandonAll(): void {
+    this.accepting = false;
+    this.idle.stop();
+    for (const a of this.activations.values()) a.abandon();
+    this.activations.clear();
+  }
+
+  /** Resolves when no activation or deactivation is in progress. */
+  async settled(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+  }
+
+  stop(): void {
+    this.idle.stop();
+  }
+
+  private drop(act: Activation): void {
+    if (this.activations.get(act.key) === act) this.activations.delete(act.key);
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.inflight.add(p);
+    p.finally(() => this.inflight.delete(p));
+  }
+}
+
+/** What callers see when an activation could not start. */
+function activationError(key: string, err: unknown): GrainError {
+  if (err instanceof GrainError) return err;
+  const e = err as Error;
+  return new GrainError('grain_error', `activation of ${key} failed: ${e?.message ?? String(err)}`, { name: e?.name ?? 'Error', cause: err });
+}

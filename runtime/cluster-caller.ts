@@ -1,0 +1,222 @@
+/**
+ * Sends calls to other silos: the envelope, the transport request, the reply, and what to do
+ * when a silo is gone. Shared by the silo's router and by clients that host no grains.
+ */
+import { Buckets } from './buckets.js';
+import { chainOf, currentScope } from './context.js';
+import type { Clock } from './clock.js';
+import type { ClusterConnection, SiloInfo } from './cluster.js';
+import { decode, encode, type DecodeOptions } from './codec.js';
+import { errorFromWire, GrainNotFoundError, SiloUnavailableError, TimeoutError } from './errors.js';
+import type { CallMessage, Reply } from './messages.js';
+import { PendingCall } from './pending-call.js';
+import type { GrainId } from './identity.js';
+import type { Invoker } from './ref.js';
+
+/** How many times a call is re-sent after its silo turned out to be gone. */
+const MAX_RESENDS = 4;
+/** Backoff between re-sends (real time: membership changes happen in real time). */
+const RESEND_DELAYS_MS = [0, 20, 80, 250];
+
+/** Grain id → silo, learnt from the directory and from replies. Bounded. */
+export class DirectoryCache {
+  private readonly entries = new Map<string, string>();
+  constructor(private readonly max = 200_000) {}
+
+  get(key: string): string | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, silo: string): void {
+    if (this.entries.size >= this.max && !this.entries.has(key)) {
+      // Drop the oldest tenth: a Map iterates in insertion order.
+      let n = Math.ceil(this.max / 10);
+      for (const k of this.entries.keys()) { this.entries.delete(k); if (--n === 0) break; }
+    }
+    this.entries.set(key, silo);
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  /** Forgets every entry that points at a silo no longer live. */
+  retainLive(isLive: (silo: string) => boolean): void {
+    for (const [k, s] of this.entries) if (!isLive(s)) this.entries.delete(k);
+  }
+}
+
+export class ClusterCaller {
+  readonly cache = new DirectoryCache();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly connection: ClusterConnection,
+    private readonly clock: Clock,
+    private readonly decodeOptions: DecodeOptions,
+    /** Routes a call again from scratch, after its silo was found gone. */
+    private readonly reroute: (call: PendingCall) => void,
+  ) {
+    this.unsubscribe = connection.membership.onChange(() => this.cache.retainLive((s) => connection.membership.isLive(s)));
+  }
+
+  /** Sends `call` to `silo`; `placed` tells the silo to activate the grain there. */
+  send(call: PendingCall, silo: string, placed: boolean): void {
+    const timeout = call.deadline - this.clock.now();
+    if (timeout <= 0) {
+      call.reject(new TimeoutError(`call ${call.targetKey}.${call.method} ran out of time before it could be sent`));
+      return;
+    }
+    let payload: string;
+    try {
+      payload = encode(this.message(call, timeout, placed));
+    } catch (err) {
+      call.reject(err);
+      return;
+    }
+    this.connection.transport.request(silo, payload, timeout).then(
+      (replyText) => this.settle(call, replyText),
+      (err) => this.failed(call, silo, err),
+    );
+  }
+
+  private message(call: PendingCall, timeout: number, placed: boolean): CallMessage {
+    const caller = call.caller;
+    const msg: { -readonly [K in keyof CallMessage]: CallMessage[K] } = {
+      k: 'call',
+      target: call.targetKey,
+      method: call.method,
+      args: call.args,
+      timeout,
+      hops: call.hops,
+      placed,
+    };
+    if (caller?.ctx !== undefined) msg.ctx = caller.ctx;
+    const chain = chainOf(caller);
+    if (chain !== undefined) msg.chain = chain;
+    if (caller?.txn !== undefined) msg.txn = caller.txn;
+    return msg;
+  }
+
+  private settle(call: PendingCall, replyText: string): void {
+    let reply: Reply;
+    try {
+      reply = decode(replyText, this.decodeOptions) as Reply;
+    } catch (err) {
+      call.reject(err);
+      return;
+    }
+    if (reply.host !== undefined) {
+      this.cache.set(call.targetKey, reply.host);
+      call.host = reply.host;
+    }
+    if (reply.k === 'ok') call.resolve(reply.value);
+    else call.reject(errorFromWire(reply.error));
+  }
+
+  private failed(call: PendingCall, silo: string, err: unknown): void {
+    this.cache.delete(call.targetKey);
+    const retryable = err instanceof SiloUnavailableError && (err.data as { retryable?: boolean } | undefined)?.retryable === true;
+    if (!retryable) {
+      call.reject(err);
+      return;
+    }
+    // Nobody received it: the silo is gone. Tell membership, then route again.
+    this.connection.membership.suspect(silo);
+    const attempt = call.hops;
+    if (attempt >= MAX_RESENDS) {
+      call.reject(new SiloUnavailableError(`call ${call.targetKey}.${call.method} found no live silo after ${attempt + 1} attempts (last: ${silo}); is the cluster up?`, { cause: err }));
+      return;
+    }
+    call.hops++;
+    const delay = RESEND_DELAYS_MS[attempt] ?? 250;
+    if (delay === 0) queueMicrotask(() => this.reroute(call));
+    else setTimeout(() => this.reroute(call), delay);
+  }
+
+  /** A live silo that hosts `type`, chosen at random (optionally excluding one). */
+  anySiloFor(type: string, exclude?: string): SiloInfo {
+    const live = this.connection.membership.live();
+    const candidates = live.filter((s) => s.id !== exclude && s.status === 'active' && s.types.includes(type));
+    if (candidates.length === 0) {
+      const draining = live.filter((s) => s.id !== exclude && s.types.includes(type));
+      if (draining.length > 0) return draining[Math.floor(Math.random() * draining.length)]!;
+      if (live.some((s) => s.id !== exclude)) {
+        throw new GrainNotFoundError(`no live silo hosts grain type "${type}" (check the type name, and that a silo with that class is running)`);
+      }
+      throw new SiloUnavailableError(`no live silo in the cluster to take a call for ${type}; start a silo or check the cluster connection`);
+    }
+    return candidates[Math.floor(Math.random() * candidates.length)]!;
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}
+
+export interface CallRouterOptions {
+  connection: ClusterConnection;
+  clock: Clock;
+  /** Default time a caller waits for a response. */
+  responseTimeoutMs: number;
+  decodeOptions: DecodeOptions;
+}
+
+/**
+ * Turns reference calls into routed `PendingCall`s with a deadline. Subclasses decide
+ * where a call goes (`route`): the silo router knows local activations and placement,
+ * a client only the directory and the membership.
+ */
+export abstract class CallRouter implements Invoker {
+  readonly caller: ClusterCaller;
+  protected readonly clock: Clock;
+  protected readonly connection: ClusterConnection;
+  private readonly deadlines: Buckets<PendingCall>;
+  responseTimeoutMs: number;
+
+  constructor(options: CallRouterOptions) {
+    this.clock = options.clock;
+    this.connection = options.connection;
+    this.responseTimeoutMs = options.responseTimeoutMs;
+    this.caller = new ClusterCaller(options.connection, options.clock, options.decodeOptions, (c) => this.route(c));
+    this.deadlines = new Buckets(options.clock, DEADLINE_RESOLUTION_MS, (c, now) => {
+      if (c.settled) return;
+      if (now >= c.deadline) c.expire(now);
+      else this.deadlines.add(c, c.deadline);
+    });
+  }
+
+  /** Where a call goes next. */
+  abstract route(call: PendingCall): void;
+
+  /** Arguments as the callee will see them; throws `InvalidArgumentError` for what cannot travel. */
+  protected abstract prepareArgs(args: unknown[]): unknown[];
+
+  invoke(target: GrainId, targetKey: string, method: string, args: unknown[]): Promise<unknown> {
+    const caller = currentScope();
+    try {
+      args = this.prepareArgs(args);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      const deadline = this.clock.now() + this.responseTimeoutMs;
+      const call = new PendingCall(target, targetKey, method, args, caller, deadline, true, 0, resolve, reject);
+      this.track(call);
+      this.route(call);
+    });
+  }
+
+  /** Puts a call under the deadline sweep. */
+  track(call: PendingCall): void {
+    this.deadlines.add(call, call.deadline);
+  }
+
+  close(): void {
+    this.deadlines.stop();
+    this.caller.close();
+  }
+}
+
+/** Deadlines are checked in buckets this wide: a timeout fires up to this much late. */
+const DEADLINE_RESOLUTION_MS = 100;

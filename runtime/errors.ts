@@ -1,0 +1,107 @@
+/**
+ * Typed errors. Every error a caller can see is a `GrainError` with a stable `code`;
+ * the subclass is recovered from the code when an error crosses the wire.
+ */
+export interface WireError {
+  code: string;
+  name: string;
+  message: string;
+  data?: unknown;
+}
+
+export class GrainError extends Error {
+  readonly code: string;
+  /** Extra JSON-serialisable detail (e.g. the grain id and size of an oversized state). */
+  readonly data?: unknown;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; data?: unknown; name?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options?.data !== undefined) this.data = options.data;
+    this.name = options?.name ?? new.target.name;
+  }
+
+  toWire(): WireError {
+    const w: WireError = { code: this.code, name: this.name, message: this.message };
+    if (this.data !== undefined) w.data = this.data;
+    return w;
+  }
+}
+
+type ErrorOptions = { cause?: unknown; data?: unknown };
+
+/** Unknown grain type: no silo hosts it. */
+export class GrainNotFoundError extends GrainError {
+  constructor(message: string, options?: ErrorOptions) { super('grain_not_found', message, options); }
+}
+/** The grain type exists but has no callable method of that name. */
+export class MethodNotFoundError extends GrainError {
+  constructor(message: string, options?: ErrorOptions) { super('method_not_found', message, options); }
+}
+/** A conditional state write lost a race (the stored version moved on). */
+export class InconsistentStateError extends GrainError {
+  constructor(message: string, options?: ErrorOptions) { super('inconsistent_state', message, options); }
+}
+/** A call would wait on itself. */
+export class DeadlockError extends GrainError {
+  constructor(message: string, options?: ErrorOptions) { super('deadlock', message, options); }
+}
+/** No response within the call's deadline. */
+export class TimeoutError extends GrainError {
+  constructor(message: string, options?: ErrorOptions) { super('timeout', message, options); }
+}
+/** A transaction did not commit; `cause` says why. */
+export class TransactionAbortedError extends GrainError {
+  constructor(message: string, options?: ErrorOptions) { super('transaction_aborted', message, options); }
+}
+/** No silo (or backing service) could take the call right now; retrying later may work. */
+export class SiloUnavailableError extends GrainError {
+  constructor(message: string, options?: ErrorOptions) { super('silo_unavailable', message, options); }
+}
+/** The caller sent something that cannot be accepted (arguments, payload, options). */
+export class InvalidArgumentError extends GrainError {
+  constructor(message: string, options?: ErrorOptions & { code?: string }) {
+    super(options?.code ?? 'invalid_argument', message, options);
+  }
+}
+
+const byCode: Record<string, new (message: string, options?: ErrorOptions) => GrainError> = {
+  grain_not_found: GrainNotFoundError,
+  method_not_found: MethodNotFoundError,
+  inconsistent_state: InconsistentStateError,
+  deadlock: DeadlockError,
+  timeout: TimeoutError,
+  transaction_aborted: TransactionAbortedError,
+  silo_unavailable: SiloUnavailableError,
+  invalid_argument: InvalidArgumentError,
+};
+
+/** Rebuilds the typed error a `WireError` describes. */
+export function errorFromWire(w: WireError): GrainError {
+  const Cls = byCode[w.code];
+  const options: ErrorOptions = w.data === undefined ? {} : { data: w.data };
+  if (Cls) {
+    const e = new Cls(w.message, options);
+    if (w.name && w.name !== e.name) e.name = w.name;
+    return e;
+  }
+  // Codes without a class of their own (grain_error, transaction_required, ...).
+  if (w.code === 'transaction_required' || w.code.startsWith('invalid_')) {
+    return new InvalidArgumentError(w.message, { ...options, code: w.code });
+  }
+  return new GrainError(w.code, w.message, { ...options, name: w.name });
+}
+
+/**
+ * What a caller receives for an exception thrown by grain code: typed errors pass through
+ * unchanged, anything else becomes `code: 'grain_error'` keeping the original name and message.
+ */
+export function toGrainError(err: unknown): GrainError {
+  if (err instanceof GrainError) return err;
+  if (err instanceof Error) return new GrainError('grain_error', err.message, { name: err.name });
+  return new GrainError('grain_error', `grain threw a non-Error value: ${safeString(err)}`, { name: 'Error' });
+}
+
+function safeString(v: unknown): string {
+  try { return typeof v === 'string' ? v : JSON.stringify(v) ?? String(v); } catch { return String(v); }
+}

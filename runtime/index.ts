@@ -1,0 +1,36 @@
+/** granary/runtime: the hosting-agnostic core and the ports adapters implement. */
+export { Grain, instantiateGrain, runtimeOf } from './grain.js';
+export type { DeactivationReason, Disposable, GrainRuntime, TimerOptions } from './grain.js';
+export { GrainTypes, callableMethods, describeGrainClass, grainTypeName } from './grain-type.js';
+export type { GrainClass, GrainStatics, GrainType, PlacementStrategy, TransactionOption } from './grain-type.js';
+export { grainId, parseGrainId, grainRefTarget } from './identity.js';
+export type { GrainId, HasGrainId } from './identity.js';
+export { makeRef, typedRef, untypedRef } from './ref.js';
+export type { CallableMethods, GrainRef, Invoker } from './ref.js';
+export { RequestContext, currentScope, newScope, chainOf, chainIncludes, scopeStorage } from './context.js';
+export type { CallScope, ContextValues } from './context.js';
+export { encode, decode, copy, isPlainPrimitive } from './codec.js';
+export type { DecodeOptions } from './codec.js';
+export {
+  GrainError, GrainNotFoundError, MethodNotFoundError, InconsistentStateError, DeadlockError,
+  TimeoutError, TransactionAbortedError, SiloUnavailableError, InvalidArgumentError,
+  errorFromWire, toGrainError,
+} from './errors.js';
+export type { WireError } from './errors.js';
+export { FakeClock, systemClock, settle } from './clock.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { Buckets } from './buckets.js';
+export { Activation, Status as ActivationStatus, MAX_CHAIN_DEPTH } from './activation.js';
+export type { ActivationHost } from './activation.js';
+export { Catalog, MAX_HOPS } from './catalog.js';
+export type { CatalogOptions } from './catalog.js';
+export { PendingCall } from './pending-call.js';
+export { CallRouter, ClusterCaller, DirectoryCache } from './cluster-caller.js';
+export type { CallRouterOptions } from './cluster-caller.js';
+export type {
+  ClusterConnection, ClusterProvider, ClusterConnectOptions, Directory, DirectoryEntry, InboundHandler,
+  Membership, SiloInfo, SiloStatus, Transport,
+} from './cluster.js';
+export type { CallMessage, Reply, Request } from './messages.js';
+export { DEFAULT_STATE_NAME } from './storage.js';
+export type { StorageProvider, StoredState } from './storage.js';

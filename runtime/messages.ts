@@ -1,0 +1,30 @@
+/**
+ * What travels between silos (and between clients and silos), always through the codec.
+ */
+import type { ContextValues } from './context.js';
+import type { WireError } from './errors.js';
+
+export interface CallMessage {
+  readonly k: 'call';
+  /** Target grain, `"type/key"`. */
+  readonly target: string;
+  readonly method: string;
+  readonly args: unknown[];
+  readonly ctx?: ContextValues;
+  /** Grain ids of the calls above this one, outermost first. */
+  readonly chain?: string[];
+  /** Milliseconds the caller still waits. */
+  readonly timeout: number;
+  /** How often the message was forwarded (bounded, to stop loops). */
+  readonly hops: number;
+  /** The sender chose this silo (from the directory or placement): activate here. */
+  readonly placed: boolean;
+  /** Transaction info, when the call runs inside a transaction. */
+  readonly txn?: unknown;
+}
+
+export type Request = CallMessage;
+
+export type Reply =
+  | { readonly k: 'ok'; readonly value: unknown; readonly host: string }
+  | { readonly k: 'err'; readonly error: WireError; readonly host?: string };

@@ -1,0 +1,4 @@
+export { memoryCluster } from './cluster.js';
+export type { MemoryClusterOptions } from './cluster.js';
+export { memoryStorage } from './storage.js';
+export type { MemoryStorage } from './storage.js';

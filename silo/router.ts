@@ -1,0 +1,167 @@
+/**
+ * The silo's router. A call goes to the local activation if there is one; else to the silo
+ * the directory cache or the directory names; else placement picks a silo. Calls that
+ * arrive from other silos come in through `inbound`.
+ */
+import {
+  CallRouter, InvalidArgumentError, PendingCall, SiloUnavailableError, decode, encode, isPlainPrimitive,
+  newScope, parseGrainId, toGrainError,
+  type CallMessage, type CallRouterOptions, type Catalog, type GrainTypes, type Reply, type SiloInfo,
+} from '../runtime/index.js';
+import { place } from './placement.js';
+
+export interface RouterOptions extends CallRouterOptions {
+  self: () => SiloInfo;
+  types: GrainTypes;
+  /** Every local call goes through the codec, as if remote (TestCluster). */
+  serializeLocalCalls: boolean;
+}
+
+export class Router extends CallRouter {
+  catalog!: Catalog;
+  private readonly self: () => SiloInfo;
+  private readonly types: GrainTypes;
+  private readonly serializeLocalCalls: boolean;
+  private readonly decodeOptions: CallRouterOptions['decodeOptions'];
+
+  constructor(options: RouterOptions) {
+    super(options);
+    this.self = options.self;
+    this.types = options.types;
+    this.serializeLocalCalls = options.serializeLocalCalls;
+    this.decodeOptions = options.decodeOptions;
+  }
+
+  /**
+   * Local calls copy non-primitive arguments through the codec, so caller and callee never
+   * share a mutable object; all-primitive arguments (the common case) are passed as they are.
+   */
+  protected prepareArgs(args: unknown[]): unknown[] {
+    if (!this.serializeLocalCalls) {
+      let primitive = true;
+      for (let i = 0; i < args.length; i++) if (!isPlainPrimitive(args[i])) { primitive = false; break; }
+      if (primitive) return args;
+    }
+    return decode(encode(args), this.decodeOptions) as unknown[];
+  }
+
+  /** Copies a value between local caller and callee (results). */
+  copy(value: unknown): unknown {
+    if (!this.serializeLocalCalls && (value === null || typeof value !== 'object')) return value;
+    return decode(encode(value), this.decodeOptions);
+  }
+
+  route(call: PendingCall): void {
+    const act = this.catalog.get(call.targetKey);
+    if (act !== undefined) {
+      act.receive(call);
+      return;
+    }
+    const selfId = this.self().id;
+    const cached = this.caller.cache.get(call.targetKey);
+    if (cached !== undefined && cached !== selfId && this.connection.membership.isLive(cached)) {
+      this.caller.send(call, cached, true);
+      return;
+    }
+    const type = this.types.get(call.target.type);
+    if (type !== undefined && (type.placement ?? 'preferLocal') === 'preferLocal' && this.catalog.accepting) {
+      // Placement would pick this silo; registering in the directory settles any race.
+      this.catalog.deliver(call);
+      return;
+    }
+    this.lookupAndPlace(call);
+  }
+
+  private lookupAndPlace(call: PendingCall): void {
+    this.connection.directory.lookup(call.target).then(
+      (entry) => {
+        const selfId = this.self().id;
+        if (entry !== undefined && this.connection.membership.isLive(entry.silo)) {
+          if (entry.silo === selfId) this.catalog.deliver(call);
+          else {
+            this.caller.cache.set(call.targetKey, entry.silo);
+            this.caller.send(call, entry.silo, true);
+          }
+          return;
+        }
+        this.placeNew(call, false);
+      },
+      (err) => call.reject(new SiloUnavailableError(`directory lookup for ${call.targetKey} failed: ${(err as Error).message}`, { cause: err })),
+    );
+  }
+
+  /** Picks a silo for a grain with no activation; `excludeSelf` while this silo is stopping. */
+  private placeNew(call: PendingCall, excludeSelf: boolean): void {
+    const self = this.self();
+    const type = this.types.get(call.target.type);
+    const live = this.connection.membership.live().filter((s) => !(excludeSelf && s.id === self.id));
+    if (type === undefined) {
+      // Not hosted here: let a silo that hosts the type apply its placement.
+      try {
+        this.caller.send(call, this.caller.anySiloFor(call.target.type, self.id).id, false);
+      } catch (err) {
+        call.reject(err);
+      }
+      return;
+    }
+    const target = place(type.placement ?? 'preferLocal', type.name, call.targetKey, excludeSelf ? undefined : self, live);
+    if (target === undefined) {
+      call.reject(new SiloUnavailableError(`no live silo can host ${call.targetKey} right now (this silo is ${excludeSelf ? 'stopping' : 'not in the membership'}); retry shortly`));
+    } else if (target.id === self.id) {
+      this.catalog.deliver(call);
+    } else {
+      this.caller.send(call, target.id, true);
+    }
+  }
+
+  /** For the catalog: new activations go elsewhere while this silo stops. */
+  placeElsewhere(call: PendingCall): void {
+    this.placeNew(call, true);
+  }
+
+  forward(call: PendingCall, siloId: string): void {
+    this.caller.cache.set(call.targetKey, siloId);
+    this.caller.send(call, siloId, true);
+  }
+
+  /** Handles a request from another silo or a client. */
+  readonly inbound = (payload: string): Promise<string> =>
+    new Promise<string>((resolve) => {
+      const selfId = this.self().id;
+      let msg: CallMessage;
+      try {
+        msg = decode(payload, this.decodeOptions) as CallMessage;
+        if (msg === null || typeof msg !== 'object' || msg.k !== 'call' || typeof msg.target !== 'string' || typeof msg.method !== 'string' || !Array.isArray(msg.args)) {
+          throw new InvalidArgumentError('malformed request: expected a call message');
+        }
+      } catch (err) {
+        resolve(replyText({ k: 'err', error: toGrainError(err).toWire(), host: selfId }));
+        return;
+      }
+      const caller = newScope(msg.ctx, false, undefined, undefined, msg.chain, msg.txn);
+      const timeout = Math.max(1, Math.min(msg.timeout, this.responseTimeoutMs * 10));
+      const call: PendingCall = new PendingCall(
+        parseGrainId(msg.target), msg.target, msg.method, msg.args, caller, this.clock.now() + timeout, false, msg.hops,
+        (value) => resolve(replyText({ k: 'ok', value, host: call.host ?? selfId })),
+        (err) => resolve(replyText({ k: 'err', error: toGrainError(err).toWire(), host: call.host ?? selfId })),
+      );
+      this.track(call);
+      if (msg.placed) {
+        const act = this.catalog.get(msg.target);
+        if (act !== undefined) act.receive(call);
+        else if (this.types.get(call.target.type) !== undefined) this.catalog.deliver(call);
+        else this.route(call);
+      } else {
+        this.route(call);
+      }
+    });
+}
+
+function replyText(reply: Reply): string {
+  try {
+    return encode(reply);
+  } catch (err) {
+    // The result itself cannot travel: say so instead of dropping the reply.
+    return encode({ k: 'err', error: toGrainError(err).toWire(), host: reply.host } satisfies Reply);
+  }
+}
