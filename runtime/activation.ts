@@ -139,6 +139,10 @@ export class Activation implements GrainRuntime {
       call.reject(new MethodNotFoundError(`grain type ${this.type.name} has no callable method "${call.method}" (callable: ${[...this.type.methods].join(', ') || 'none'})`));
       return;
     }
+    if (call.caller !== undefined && chainDepth(call.caller) >= MAX_CHAIN_DEPTH) {
+      call.reject(new DeadlockError(`call chain deeper than ${MAX_CHAIN_DEPTH} grains at ${this.key}.${call.method}: runaway recursion between grains`));
+      return;
+    }
     const reentrant = call.caller !== undefined && chainIncludes(call.caller, this.key);
     switch (this.status) {
       case Status.Valid:
@@ -157,10 +161,6 @@ export class Activation implements GrainRuntime {
         }
         this.host.reroute(call);
         return;
-    }
-    if (chainDepth(call.caller) >= MAX_CHAIN_DEPTH) {
-      call.reject(new DeadlockError(`call chain deeper than ${MAX_CHAIN_DEPTH} grains at ${this.key}.${call.method}: runaway recursion between grains`));
-      return;
     }
     const interleaved = reentrant || this.type.reentrant || this.type.interleave.has(call.method);
     if (interleaved || (!this.exclusive && this.running === 0 && this.queue === null)) {
@@ -253,11 +253,24 @@ export class Activation implements GrainRuntime {
    * Ends the activation: no new turns, waits for running ones, `onDeactivate`, then hands
    * back queued calls for re-routing. The host unregisters it and drops it afterwards.
    */
-  async deactivate(reason: DeactivationReason): Promise<PendingCall[]> {
+  async deactivate(reason: DeactivationReason, drainTimeoutMs = Infinity): Promise<PendingCall[]> {
     if (this.status !== Status.Valid) return [];
     this.status = Status.Deactivating;
     this.disposeTimers();
-    if (this.running > 0) await new Promise<void>((r) => (this.drained ??= []).push(r));
+    if (this.running > 0) {
+      // Running turns get `drainTimeoutMs` (real time) to finish; a turn that never ends
+      // must not hold a silo's shutdown hostage.
+      await new Promise<void>((resolve) => {
+        (this.drained ??= []).push(resolve);
+        if (drainTimeoutMs !== Infinity) {
+          const t = setTimeout(() => {
+            this.host.reportError(this, 'deactivation', new Error(`${this.running} turn(s) still running after ${drainTimeoutMs} ms; deactivating anyway`));
+            resolve();
+          }, drainTimeoutMs);
+          (t as { unref?: () => void }).unref?.();
+        }
+      });
+    }
     try {
       const scope = newScope(undefined, false, this.key, undefined, undefined, undefined);
       await scopeStorage.run(scope, () => this.grain.onDeactivate(reason));

@@ -21,6 +21,8 @@ export interface CatalogOptions {
   directory: Directory;
   types: GrainTypes;
   defaultIdleTimeoutMs: number;
+  /** How long a graceful stop waits for running turns before deactivating anyway. */
+  drainTimeoutMs: number;
   /** Width of the idle collector's buckets: how late past its timeout a grain may go. */
   collectionQuantumMs: number;
   ref(type: string | GrainClass, key: string): unknown;
@@ -183,7 +185,7 @@ export class Catalog implements ActivationHost {
 
   async deactivate(act: Activation, reason: DeactivationReason): Promise<void> {
     if (act.status !== Status.Valid) return;
-    const queued = await act.deactivate(reason);
+    const queued = await act.deactivate(reason, reason === 'shutdown' ? this.options.drainTimeoutMs : Infinity);
     await this.options.directory
       .unregister(act.id, { silo: this.options.siloId, activation: act.activationId })
       .catch((err) => this.options.onError('directory unregister', err, act.key));

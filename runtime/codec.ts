@@ -123,7 +123,9 @@ function objectToWire(o: object, seen: Set<object>): unknown {
   let escaped = false;
   for (const k of Object.keys(o)) {
     if (k === '$') escaped = true;
-    out[k] = toWire((o as Record<string, unknown>)[k], seen);
+    const v = toWire((o as Record<string, unknown>)[k], seen);
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
   }
   return escaped ? { $: 'obj', v: out } : out;
 }

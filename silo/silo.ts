@@ -26,6 +26,8 @@ export interface SiloOptions {
   responseTimeoutMs?: number;
   /** How often the idle collector looks (default 1 s): an idle grain goes at most this late. */
   collectionQuantumMs?: number;
+  /** How long a graceful stop waits for running calls to finish (default 30 s). */
+  drainTimeoutMs?: number;
   /** Time source (TestCluster passes a fake clock). */
   clock?: Clock;
   /** Send local calls through the codec too, as if they crossed the network (TestCluster). */
@@ -96,6 +98,7 @@ export class Silo {
       types: this.types,
       defaultIdleTimeoutMs: options.idleTimeoutMs ?? 15 * 60_000,
       collectionQuantumMs: options.collectionQuantumMs ?? 1_000,
+      drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
       ref: this.refFor,
       copy: (v) => router.copy(v),
       route: (c) => router.route(c),

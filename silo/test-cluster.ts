@@ -20,6 +20,8 @@ export interface TestClusterOptions {
   idleTimeoutMs?: number;
   responseTimeoutMs?: number;
   collectionQuantumMs?: number;
+  /** How long stopping a silo waits for running calls (default 1 s: tests leave calls hanging). */
+  drainTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -54,6 +56,7 @@ export class TestCluster {
       idleTimeoutMs: this.options.idleTimeoutMs,
       responseTimeoutMs: this.options.responseTimeoutMs,
       collectionQuantumMs: this.options.collectionQuantumMs,
+      drainTimeoutMs: this.options.drainTimeoutMs ?? 1_000,
       logger: this.options.logger ?? jsonLogger({ level: 'error' }),
     });
     this.silos.push(silo);

@@ -1,0 +1,173 @@
+/**
+ * The container entry point's configuration: environment variables only, parsed and
+ * validated up front, so a bad value stops the process with one line naming the variable
+ * (exit code 2) instead of failing later in some less obvious way.
+ */
+
+/** Every variable the entry point reads, with what it means (also the docs' table). */
+export const KNOWN_ENV_VARS = {
+  GRANARY_NATS_URL: 'NATS server URL(s), comma-separated; unset: an in-process cluster (this process only)',
+  GRANARY_CLUSTER: 'cluster name on NATS (default "granary"); silos and clients must agree',
+  GRANARY_STORAGE: 'memory | dynalite | dynamodb (default: dynamodb when GRANARY_DYNAMODB_TABLE is set, else dynalite)',
+  GRANARY_DYNAMODB_TABLE: 'DynamoDB table for grain state; set: DynamoDB storage',
+  GRANARY_DYNAMODB_ENDPOINT: 'DynamoDB endpoint URL (DynamoDB Local, dynalite); unset: the AWS endpoint of AWS_REGION',
+  GRANARY_DYNAMODB_CREATE_TABLE: '1: create the table at start if it is missing (idempotent)',
+  AWS_REGION: 'AWS region for DynamoDB (default "us-east-1"; any value works against a local endpoint)',
+  GRANARY_DATA_DIR: 'directory of the embedded dynalite store (default ./.granary)',
+  GRANARY_PORT: 'HTTP gateway port (default 8080; 0: any free port, logged at start)',
+  GRANARY_HOST: 'HTTP gateway bind address (default 0.0.0.0)',
+  GRANARY_GRAINS: 'module (path or package) whose exported grain classes are hosted; unset: the sample grains',
+  GRANARY_IDLE_TIMEOUT_MS: 'idle time before a grain is deactivated, for types that set none (default 900000)',
+  GRANARY_RESPONSE_TIMEOUT_MS: 'how long a call waits for its response (default 30000)',
+  GRANARY_DRAIN_TIMEOUT_MS: 'bound on the graceful stop after SIGTERM (default 25000); keep it below the orchestrator grace period',
+  GRANARY_LOG_LEVEL: 'debug | info | warn | error (default info)',
+  GRANARY_AUTH_TOKEN: 'bearer token the gateway requires on /grains and /metrics; unset: no auth',
+  GRANARY_MAX_BODY_BYTES: 'largest request body the gateway accepts (default 1048576)',
+  GRANARY_RATE_LIMIT_RPS: 'per-client request rate the gateway allows (default 0: no limit)',
+  GRANARY_RATE_LIMIT_BURST: 'per-client burst above the rate (default: 2 x the rate)',
+} as const;
+
+export type KnownEnvVar = keyof typeof KNOWN_ENV_VARS;
+export const KNOWN_ENV_VAR_NAMES = Object.keys(KNOWN_ENV_VARS) as KnownEnvVar[];
+
+export type StorageKind = 'memory' | 'dynalite' | 'dynamodb';
+export type ConfigLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface SiloConfig {
+  nats: string[] | undefined;
+  cluster: string;
+  storage: StorageKind;
+  dynamo: { table: string; endpoint: string | undefined; region: string; createTable: boolean };
+  dataDir: string;
+  port: number;
+  host: string;
+  grainsModule: string | undefined;
+  idleTimeoutMs: number | undefined;
+  responseTimeoutMs: number | undefined;
+  drainTimeoutMs: number;
+  logLevel: ConfigLogLevel;
+  authToken: string | undefined;
+  maxBodyBytes: number;
+  rateLimit: { requestsPerSecond: number; burst: number } | undefined;
+  /** `GRANARY_*` variables that are set but unknown (likely typos): logged as a warning. */
+  unknownVars: string[];
+}
+
+/** A bad environment value: `variable` names it, `message` says what is expected. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the configuration; throws `ConfigError` on the first bad value. */
+export function readConfig(env: Env): SiloConfig {
+  const get = (name: KnownEnvVar): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+
+  const nats = get('GRANARY_NATS_URL')?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const url of nats ?? []) {
+    if (!/^(nats|tls|ws|wss):\/\/[^\s/]+/.test(url) && !/^[^\s:/]+:\d+$/.test(url)) {
+      throw new ConfigError('GRANARY_NATS_URL', `expected nats://host:port (comma-separated for several), got ${JSON.stringify(url)}`);
+    }
+  }
+
+  const cluster = get('GRANARY_CLUSTER') ?? 'granary';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(cluster)) {
+    throw new ConfigError('GRANARY_CLUSTER', `expected 1-64 letters, digits, "_" or "-" (it becomes part of NATS subjects), got ${JSON.stringify(cluster)}`);
+  }
+
+  const table = get('GRANARY_DYNAMODB_TABLE');
+  if (table !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(table)) {
+    throw new ConfigError('GRANARY_DYNAMODB_TABLE', `expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -), got ${JSON.stringify(table)}`);
+  }
+  const endpoint = get('GRANARY_DYNAMODB_ENDPOINT');
+  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
+    throw new ConfigError('GRANARY_DYNAMODB_ENDPOINT', `expected an http:// or https:// URL, got ${JSON.stringify(endpoint)}`);
+  }
+  const createTable = flag(get('GRANARY_DYNAMODB_CREATE_TABLE'), 'GRANARY_DYNAMODB_CREATE_TABLE');
+  const region = get('AWS_REGION') ?? 'us-east-1';
+  if (!/^[a-z0-9-]{1,40}$/.test(region)) {
+    throw new ConfigError('AWS_REGION', `expected a region name like "eu-west-1", got ${JSON.stringify(region)}`);
+  }
+
+  const storageRaw = get('GRANARY_STORAGE');
+  let storage: StorageKind;
+  if (storageRaw === undefined) storage = table !== undefined ? 'dynamodb' : 'dynalite';
+  else if (storageRaw === 'memory' || storageRaw === 'dynalite' || storageRaw === 'dynamodb') storage = storageRaw;
+  else throw new ConfigError('GRANARY_STORAGE', `expected memory, dynalite or dynamodb, got ${JSON.stringify(storageRaw)}`);
+  if (storage === 'dynamodb' && table === undefined) {
+    throw new ConfigError('GRANARY_DYNAMODB_TABLE', 'must be set when GRANARY_STORAGE=dynamodb');
+  }
+
+  const logLevel = get('GRANARY_LOG_LEVEL') ?? 'info';
+  if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
+    throw new ConfigError('GRANARY_LOG_LEVEL', `expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
+  }
+
+  const authToken = get('GRANARY_AUTH_TOKEN');
+  if (authToken !== undefined && !/^[\x21-\x7e]{8,}$/.test(authToken)) {
+    throw new ConfigError('GRANARY_AUTH_TOKEN', 'expected at least 8 printable ASCII characters without spaces');
+  }
+
+  const host = get('GRANARY_HOST') ?? '0.0.0.0';
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) {
+    throw new ConfigError('GRANARY_HOST', `expected a host name or IP address to bind, got ${JSON.stringify(host)}`);
+  }
+
+  const rps = int(get('GRANARY_RATE_LIMIT_RPS'), 'GRANARY_RATE_LIMIT_RPS', 0, 1_000_000) ?? 0;
+  const burst = int(get('GRANARY_RATE_LIMIT_BURST'), 'GRANARY_RATE_LIMIT_BURST', 1, 10_000_000);
+  if (burst !== undefined && rps === 0) {
+    throw new ConfigError('GRANARY_RATE_LIMIT_BURST', 'has no effect without GRANARY_RATE_LIMIT_RPS; set both or neither');
+  }
+
+  const known = new Set<string>(KNOWN_ENV_VAR_NAMES);
+  const unknownVars = Object.keys(env).filter((k) => k.startsWith('GRANARY_') && !known.has(k)).sort();
+
+  return {
+    nats: nats !== undefined && nats.length > 0 ? nats : undefined,
+    cluster,
+    storage,
+    dynamo: { table: table ?? 'granary', endpoint, region, createTable },
+    dataDir: get('GRANARY_DATA_DIR') ?? './.granary',
+    port: int(get('GRANARY_PORT'), 'GRANARY_PORT', 0, 65_535) ?? 8080,
+    host,
+    grainsModule: get('GRANARY_GRAINS'),
+    idleTimeoutMs: int(get('GRANARY_IDLE_TIMEOUT_MS'), 'GRANARY_IDLE_TIMEOUT_MS', 1, 365 * 24 * 3_600_000),
+    responseTimeoutMs: int(get('GRANARY_RESPONSE_TIMEOUT_MS'), 'GRANARY_RESPONSE_TIMEOUT_MS', 1, 24 * 3_600_000),
+    drainTimeoutMs: int(get('GRANARY_DRAIN_TIMEOUT_MS'), 'GRANARY_DRAIN_TIMEOUT_MS', 1, 3_600_000) ?? 25_000,
+    logLevel,
+    authToken,
+    maxBodyBytes: int(get('GRANARY_MAX_BODY_BYTES'), 'GRANARY_MAX_BODY_BYTES', 64, 1 << 30) ?? 1 << 20,
+    rateLimit: rps > 0 ? { requestsPerSecond: rps, burst: burst ?? rps * 2 } : undefined,
+    unknownVars,
+  };
+}
+
+function int(raw: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${raw}`);
+  return n;
+}
+
+function flag(raw: string | undefined, name: string): boolean {
+  if (raw === undefined || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(name, `expected 1 or 0, got ${JSON.stringify(raw)}`);
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Silo metrics in the Prometheus text format (version 0.0.4): calls by source, type, method
+ * and outcome, a call latency histogram, storage errors, and — read from the catalog when
+ * scraped — activations by type and activation/deactivation totals.
+ *
+ * Recording is a few map lookups, and only on the gateway and on calls arriving from other
+ * silos: the local in-process call path records nothing. No Node-only imports, so a Worker
+ * can render the same text.
+ */
+
+/** Where a call entered this silo. */
+export type CallSource = 'gateway' | 'inbound';
+
+/** Upper bounds (seconds) of the latency histogram's buckets. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Label value for names a caller made up (unknown type or method): keeps label sets bounded. */
+export const OTHER = '_other';
+
+interface CallSeries {
+  labels: string;
+  count: number;
+}
+
+interface LatencySeries {
+  labels: string;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** What the metrics read from the silo when scraped. */
+export interface MetricsSource {
+  activationsByType(): Map<string, number>;
+  activationsTotal(): number;
+  deactivationsTotal(): number;
+  ready(): boolean;
+}
+
+export class SiloMetrics {
+  private readonly calls = new Map<string, CallSeries>();
+  private readonly latency = new Map<string, LatencySeries>();
+  private readonly storageErrors = new Map<string, number>();
+  private storageConflicts = 0;
+  private readonly startedAt = Date.now();
+
+  /** Counts one finished call; unknown names are folded into `_other`. */
+  recordCall(source: CallSource, type: string, method: string, outcome: string, seconds: number): void {
+    if (outcome === 'grain_not_found' || outcome === 'not_found') type = method = OTHER;
+    else if (outcome === 'method_not_found') method = OTHER;
+    const key = `${source}\u0000${type}\u0000${method}`;
+    const ckey = `${key}\u0000${outcome}`;
+    let c = this.calls.get(ckey);
+    if (c === undefined) {
+      c = { labels: `source="${esc(source)}",type="${esc(type)}",method="${esc(method)}",outcome="${esc(outcome)}"`, count: 0 };
+      this.calls.set(ckey, c);
+    }
+    c.count++;
+    let h = this.latency.get(key);
+    if (h === undefined) {
+      h = { labels: `source="${esc(source)}",type="${esc(type)}",method="${esc(method)}"`, buckets: new Array(LATENCY_BUCKETS.length).fill(0), sum: 0, count: 0 };
+      this.latency.set(key, h);
+    }
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) { h.buckets[i]!++; break; }
+    h.sum += seconds;
+    h.count++;
+  }
+
+  /** A storage operation failed (other than a lost optimistic-concurrency race). */
+  recordStorageError(operation: string): void {
+    this.storageErrors.set(operation, (this.storageErrors.get(operation) ?? 0) + 1);
+  }
+
+  /** A conditional write lost its race (`InconsistentStateError`): expected under contention. */
+  recordStorageConflict(): void {
+    this.storageConflicts++;
+  }
+
+  /** Total calls recorded for a source (tests, logs). */
+  callCount(source?: CallSource): number {
+    let n = 0;
+    for (const [k, c] of this.calls) if (source === undefined || k.startsWith(source + '\u0000')) n += c.count;
+    return n;
+  }
+
+  /** The Prometheus text exposition. */
+  render(source: MetricsSource): string {
+    const out: string[] = [];
+    out.push('# HELP granary_calls_total Grain calls that entered this silo, by entry (gateway, inbound from the cluster), type, method and outcome (ok or the error code).');
+    out.push('# TYPE granary_calls_total counter');
+    for (const c of this.calls.values()) out.push(`granary_calls_total{${c.labels}} ${c.count}`);
+
+    out.push('# HELP granary_call_duration_seconds Time from receiving a call to sending its response.');
+    out.push('# TYPE granary_call_duration_seconds histogram');
+    for (const h of this.latency.values()) {
+      let cumulative = 0;
+      for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+        cumulative += h.buckets[i]!;
+        out.push(`granary_call_duration_seconds_bucket{${h.labels},le="${LATENCY_BUCKETS[i]}"} ${cumulative}`);
+      }
+      out.push(`granary_call_duration_seconds_bucket{${h.labels},le="+Inf"} ${h.count}`);
+      out.push(`granary_call_duration_seconds_sum{${h.labels}} ${h.sum}`);
+      out.push(`granary_call_duration_seconds_count{${h.labels}} ${h.count}`);
+    }
+
+    out.push('# HELP granary_activations Live grain activations on this silo, by type.');
+    out.push('# TYPE granary_activations gauge');
+    for (const [type, n] of source.activationsByType()) out.push(`granary_activations{type="${esc(type)}"} ${n}`);
+
+    out.push('# HELP granary_activations_total Activations created on this silo since it started.');
+    out.push('# TYPE granary_activations_total counter');
+    out.push(`granary_activations_total ${source.activationsTotal()}`);
+    out.push('# HELP granary_deactivations_total Activations deactivated on this silo since it started.');
+    out.push('# TYPE granary_deactivations_total counter');
+    out.push(`granary_deactivations_total ${source.deactivationsTotal()}`);
+
+    out.push('# HELP granary_storage_errors_total Failed storage operations (reads, writes, clears), by operation.');
+    out.push('# TYPE granary_storage_errors_total counter');
+    for (const op of ['read', 'write', 'clear']) out.push(`granary_storage_errors_total{operation="${op}"} ${this.storageErrors.get(op) ?? 0}`);
+    out.push('# HELP granary_storage_conflicts_total Conditional writes that lost to a newer version (InconsistentStateError).');
+    out.push('# TYPE granary_storage_conflicts_total counter');
+    out.push(`granary_storage_conflicts_total ${this.storageConflicts}`);
+
+    out.push('# HELP granary_silo_ready 1 while the silo is joined and serving, 0 while starting or draining.');
+    out.push('# TYPE granary_silo_ready gauge');
+    out.push(`granary_silo_ready ${source.ready() ? 1 : 0}`);
+    out.push('# HELP granary_silo_uptime_seconds Seconds since the metrics of this silo started.');
+    out.push('# TYPE granary_silo_uptime_seconds gauge');
+    out.push(`granary_silo_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`);
+    return out.join('\n') + '\n';
+  }
+}
+
+/** Escapes a label value: backslash, double quote and newline. */
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Outcome label of a settled call: `ok`, or the error's code. */
+export function outcomeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code !== '' ? code : 'grain_error';
+}
+
+/**
+ * For calls from other silos: the target type and method read from the start of the
+ * message text, without decoding it (the router decodes it anyway). The envelope is built
+ * with `k`, `target`, `method` first; anything else is counted under `_other`.
+ */
+const CALL_HEAD = /^\{"k":"call","target":"((?:[^"\\/]|\\.)*)\/(?:[^"\\]|\\.)*","method":"((?:[^"\\]|\\.)*)"/;
+
+export function callHead(payload: string): { type: string; method: string } {
+  const m = CALL_HEAD.exec(payload.length > 1024 ? payload.slice(0, 1024) : payload);
+  if (m === null) return { type: OTHER, method: OTHER };
+  return { type: unescapeJson(m[1]!), method: unescapeJson(m[2]!) };
+}
+
+function unescapeJson(s: string): string {
+  if (!s.includes('\\')) return s;
+  try { return JSON.parse(`"${s}"`) as string; } catch { return OTHER; }
+}
+
+/** Outcome of a reply text (`{"k":"ok"...}` or `{"k":"err","error":{"code":...`). */
+export function replyOutcome(reply: string): string {
+  if (reply.startsWith('{"k":"ok"')) return 'ok';
+  const m = /^\{"k":"err","error":\{"code":"([a-z0-9_]{1,64})"/.exec(reply);
+  return m === null ? 'grain_error' : m[1]!;
+}

@@ -1,0 +1,123 @@
+/**
+ * Starts the machine's own `nats-server` for a test: a free port on 127.0.0.1, JetStream on,
+ * its store in a temp dir, optionally a config file (auth). Never the machine's instance on
+ * 4222. `restart()` keeps the port and the store (an outage); `stop()` removes both.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CANDIDATES = [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
+
+/** The nats-server binary, or a clear failure naming the package to install. */
+export function natsServerBinary(): string {
+  for (const c of CANDIDATES) if (c && existsSync(c)) return c;
+  throw new Error(
+    'nats-server binary not found (looked in /usr/sbin, /usr/bin, /usr/local/bin, $NATS_SERVER_BIN). ' +
+      'Install the Debian package "nats-server" (apt-get install nats-server) to run the NATS tests.',
+  );
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NatsServerOptions {
+  /** Extra config text (e.g. an `authorization { ... }` block); written to a config file. */
+  config?: string;
+  /** `max_payload` in bytes (default: the server's 1 MB). */
+  maxPayload?: number;
+}
+
+export class NatsServer {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly dir: string;
+  private readonly configFile: string | undefined;
+  /** What the server wrote (for failure messages). */
+  output = '';
+
+  private constructor(readonly port: number, options: NatsServerOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), 'granary-nats-'));
+    const lines: string[] = [];
+    if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
+    if (options.config !== undefined) lines.push(options.config);
+    if (lines.length > 0) {
+      this.configFile = join(this.dir, 'server.conf');
+      writeFileSync(this.configFile, lines.join('\n') + '\n');
+    }
+  }
+
+  static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
+    natsServerBinary();
+    const server = new NatsServer(await freePort(), options);
+    await server.launch();
+    return server;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  private async launch(): Promise<void> {
+    const args = ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', join(this.dir, 'store')];
+    if (this.configFile) args.push('-c', this.configFile);
+    const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const collect = (b: Buffer) => { this.output = (this.output + b.toString()).slice(-20_000); };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', () => { if (this.child === child) this.child = undefined; });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (this.child !== child) throw new Error(`nats-server exited at start:\n${this.output}`);
+      // JetStream is ready once the server says so; the port answering alone is not enough.
+      if (/Server is ready/.test(this.output) && (await canConnect(this.port))) return;
+      if (Date.now() > deadline) throw new Error(`nats-server did not become ready on port ${this.port}:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Kills the server (SIGKILL by default: a crash) and keeps its store. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill(signal);
+    await this.exited;
+  }
+
+  /** Kills the server, then starts it again on the same port with the same store. */
+  async restart(downMs = 0, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.kill(signal);
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    this.output = '';
+    await this.launch();
+  }
+
+  async stop(): Promise<void> {
+    await this.kill('SIGTERM');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
