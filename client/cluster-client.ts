@@ -11,6 +11,8 @@ export class ClientRouter extends CallRouter {
   }
 
   route(call: PendingCall): void {
+    // A client's calls always travel, so the deadline is fixed when the call is made.
+    call.remaining(this.clock.now());
     const cached = this.caller.cache.get(call.targetKey);
     if (cached !== undefined && this.connection.membership.isLive(cached)) {
       this.caller.send(call, cached, true);

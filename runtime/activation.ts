@@ -40,6 +40,8 @@ export interface ActivationHost {
   reroute(call: PendingCall): void;
   /** Files the activation with the idle collector for `at`. */
   scheduleIdleCheck(act: Activation, at: number): void;
+  /** Puts the activation under the deadline watchdog while it has calls in progress. */
+  watch(act: Activation): void;
   /** Tells the host the activation asked to deactivate. */
   requestDeactivation(act: Activation, reason: DeactivationReason): void;
   /** Reports an error no caller will see (a timer tick, `onDeactivate`). */
@@ -59,6 +61,11 @@ export class Activation implements GrainRuntime {
   /** An exclusive (non-interleaved) turn is running. */
   private exclusive = false;
   private queue: (PendingCall | TimerTurn)[] | null = null;
+  /** The exclusive call running now, and interleaved ones: what the watchdog may time out. */
+  private current: PendingCall | null = null;
+  private interleavedCalls: Set<PendingCall> | null = null;
+  /** Under the host's deadline watchdog. */
+  watched = false;
   /** Resolved when running turns reach zero (deactivation waits on it). */
   private drained: (() => void)[] | null = null;
   lastActive: number;
@@ -172,27 +179,36 @@ export class Activation implements GrainRuntime {
 
   private enqueue(call: PendingCall): void {
     call.queued = true;
+    call.remaining(this.host.clock.now());
     (this.queue ??= []).push(call);
+    if (!this.watched) this.host.watch(this);
   }
 
   private start(call: PendingCall, exclusive: boolean): void {
     call.queued = false;
     this.running++;
-    if (exclusive) this.exclusive = true;
-    this.lastActive = this.host.clock.now();
+    // No clock read here: the watchdog fixes the deadline when it first sees the call, and
+    // idleness counts from the end of the last turn (`finish`).
+    if (exclusive) {
+      this.exclusive = true;
+      this.current = call;
+    } else {
+      (this.interleavedCalls ??= new Set()).add(call);
+    }
+    if (!this.watched) this.host.watch(this);
     const caller = call.caller;
     const scope = newScope(caller?.ctx, true, this.key, caller, undefined, caller?.txn);
     let result: unknown;
     try {
-      result = scopeStorage.run(scope, invokeMethod, this.grain, call.method, call.args);
+      result = scopeStorage.run(scope, invokeMethod, this.grain, call);
     } catch (err) {
-      this.finish(exclusive);
+      this.finish(exclusive, call);
       call.reject(err);
       return;
     }
-    Promise.resolve(result).then(
+    (result instanceof Promise ? result : Promise.resolve(result)).then(
       (value) => {
-        this.finish(exclusive);
+        this.finish(exclusive, call);
         if (call.copyResult) {
           try {
             value = this.host.copy(value);
@@ -204,16 +220,34 @@ export class Activation implements GrainRuntime {
         call.resolve(value);
       },
       (err) => {
-        this.finish(exclusive);
+        this.finish(exclusive, call);
         call.reject(err);
       },
     );
   }
 
-  private finish(exclusive: boolean): void {
+  /**
+   * Times out the calls in progress or waiting whose deadline passed. Returns whether any
+   * call is still unanswered (a turn that outlived its call needs no more watching).
+   */
+  expireCalls(now: number): boolean {
+    let open = false;
+    const check = (c: PendingCall) => { if (!c.expire(now) && !c.settled) open = true; };
+    if (this.current) check(this.current);
+    if (this.interleavedCalls) for (const c of this.interleavedCalls) check(c);
+    if (this.queue) for (const item of this.queue) if (!(item instanceof TimerTurn)) check(item);
+    return open;
+  }
+
+  private finish(exclusive: boolean, call?: PendingCall): void {
     this.running--;
-    if (exclusive) this.exclusive = false;
-    this.lastActive = this.host.clock.now();
+    if (exclusive) {
+      this.exclusive = false;
+      this.current = null;
+    } else if (call !== undefined) {
+      this.interleavedCalls?.delete(call);
+    }
+    this.lastActive = this.host.clock.coarseNow();
     if (this.running === 0 && this.drained !== null) {
       for (const r of this.drained) r();
       this.drained = null;
@@ -423,8 +457,17 @@ class TimerTurn {
   constructor(readonly fn: () => unknown, readonly done: () => void) {}
 }
 
-function invokeMethod(grain: Grain<unknown>, method: string, args: unknown[]): unknown {
-  return (grain as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);
+/** Calls the method; small arities avoid the cost of spreading (measurable on the hot path). */
+function invokeMethod(grain: Grain<unknown>, call: PendingCall): unknown {
+  const fn = (grain as unknown as Record<string, (...a: unknown[]) => unknown>)[call.method]!;
+  const a = call.args;
+  switch (a.length) {
+    case 0: return fn.call(grain);
+    case 1: return fn.call(grain, a[0]);
+    case 2: return fn.call(grain, a[0], a[1]);
+    case 3: return fn.call(grain, a[0], a[1], a[2]);
+    default: return fn.apply(grain, a);
+  }
 }
 
 

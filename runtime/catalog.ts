@@ -6,7 +6,7 @@
  */
 import { Activation, Status, type ActivationHost } from './activation.js';
 import { Buckets } from './buckets.js';
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { Directory, DirectoryEntry } from './cluster.js';
 import { GrainError, GrainNotFoundError, SiloUnavailableError } from './errors.js';
 import type { DeactivationReason } from './grain.js';
@@ -36,6 +36,16 @@ export interface CatalogOptions {
   onError(what: string, err: unknown, grain?: string): void;
 }
 
+/** How many idle activations are deactivated at once. */
+const DEACTIVATION_BATCH = 500;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
+/** How often calls in progress are checked against their deadlines. */
+const WATCHDOG_INTERVAL_MS = 250;
+
 /** A call hops at most this often between silos before it is refused as a routing loop. */
 export const MAX_HOPS = 6;
 
@@ -43,6 +53,11 @@ export class Catalog implements ActivationHost {
   private readonly activations = new Map<string, Activation>();
   private readonly idle: Buckets<Activation>;
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Found idle by the collector, waiting for deactivation. */
+  private expired: Activation[] = [];
+  /** Activations with calls in progress: the deadline watchdog's beat. */
+  private readonly watched = new Set<Activation>();
+  private watchdog: TimerHandle | undefined;
   private sequence = 0;
   /** No new activations here: calls for grains not active go elsewhere. */
   accepting = true;
@@ -154,6 +169,28 @@ export class Catalog implements ActivationHost {
     }
   }
 
+  watch(act: Activation): void {
+    act.watched = true;
+    this.watched.add(act);
+    this.watchdog ??= this.clock.setTimer(() => this.checkDeadlines(), WATCHDOG_INTERVAL_MS);
+  }
+
+  /**
+   * Times out calls past their deadline. Only activations with work in progress are
+   * looked at, and one that went idle leaves the watch: a call costs a flag check.
+   */
+  private checkDeadlines(): void {
+    this.watchdog = undefined;
+    const now = this.clock.now();
+    for (const act of this.watched) {
+      if (!act.expireCalls(now) || act.status === Status.Dead) {
+        act.watched = false;
+        this.watched.delete(act);
+      }
+    }
+    if (this.watched.size > 0) this.watchdog = this.clock.setTimer(() => this.checkDeadlines(), WATCHDOG_INTERVAL_MS);
+  }
+
   scheduleIdleCheck(act: Activation, at: number): void {
     this.idle.add(act, at);
   }
@@ -172,10 +209,30 @@ export class Catalog implements ActivationHost {
     if (act.status !== Status.Valid || this.activations.get(act.key) !== act) return;
     const expires = act.expiresAt();
     if (expires <= now && act.isIdle()) {
-      this.requestDeactivation(act, 'idle');
+      this.expired.push(act);
+      if (this.expired.length === 1) this.track(this.drainExpired());
     } else {
       this.idle.add(act, Math.max(expires, now + 1));
     }
+  }
+
+  /**
+   * Deactivates what the collector found, `DEACTIVATION_BATCH` at a time, yielding between
+   * batches: the tick stays short, and a wave of expiries does not flood storage and the
+   * directory with thousands of concurrent requests.
+   */
+  private async drainExpired(): Promise<void> {
+    await yieldToEventLoop();
+    while (this.expired.length > 0) {
+      const batch = this.expired.splice(0, DEACTIVATION_BATCH);
+      await Promise.all(batch.map((act) => (act.isIdle() && act.expiresAt() <= this.clock.now()
+        ? this.deactivate(act, 'idle')
+        : this.refile(act))));
+    }
+  }
+
+  private refile(act: Activation): void {
+    if (act.status === Status.Valid) this.idle.add(act, Math.max(act.expiresAt(), this.clock.now() + 1));
   }
 
   /** Runs the idle collector now (normally the clock does); returns activations examined. */
@@ -207,7 +264,7 @@ export class Catalog implements ActivationHost {
   /** Drops every activation with no hooks, no directory goodbye (a crash). */
   abandonAll(): void {
     this.accepting = false;
-    this.idle.stop();
+    this.stop();
     for (const a of this.activations.values()) a.abandon();
     this.activations.clear();
   }
@@ -219,6 +276,8 @@ export class Catalog implements ActivationHost {
 
   stop(): void {
     this.idle.stop();
+    this.watchdog?.cancel();
+    this.watched.clear();
   }
 
   private drop(act: Activation): void {

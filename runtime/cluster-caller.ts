@@ -2,7 +2,6 @@
  * Sends calls to other silos: the envelope, the transport request, the reply, and what to do
  * when a silo is gone. Shared by the silo's router and by clients that host no grains.
  */
-import { Buckets } from './buckets.js';
 import { chainOf, currentScope } from './context.js';
 import type { Clock } from './clock.js';
 import type { ClusterConnection, SiloInfo } from './cluster.js';
@@ -62,7 +61,7 @@ export class ClusterCaller {
 
   /** Sends `call` to `silo`; `placed` tells the silo to activate the grain there. */
   send(call: PendingCall, silo: string, placed: boolean): void {
-    const timeout = call.deadline - this.clock.now();
+    const timeout = call.remaining(this.clock.now());
     if (timeout <= 0) {
       call.reject(new TimeoutError(`call ${call.targetKey}.${call.method} ran out of time before it could be sent`));
       return;
@@ -171,7 +170,6 @@ export abstract class CallRouter implements Invoker {
   readonly caller: ClusterCaller;
   protected readonly clock: Clock;
   protected readonly connection: ClusterConnection;
-  private readonly deadlines: Buckets<PendingCall>;
   responseTimeoutMs: number;
 
   constructor(options: CallRouterOptions) {
@@ -179,11 +177,6 @@ export abstract class CallRouter implements Invoker {
     this.connection = options.connection;
     this.responseTimeoutMs = options.responseTimeoutMs;
     this.caller = new ClusterCaller(options.connection, options.clock, options.decodeOptions, (c) => this.route(c));
-    this.deadlines = new Buckets(options.clock, DEADLINE_RESOLUTION_MS, (c, now) => {
-      if (c.settled) return;
-      if (now >= c.deadline) c.expire(now);
-      else this.deadlines.add(c, c.deadline);
-    });
   }
 
   /** Where a call goes next. */
@@ -200,23 +193,11 @@ export abstract class CallRouter implements Invoker {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      const deadline = this.clock.now() + this.responseTimeoutMs;
-      const call = new PendingCall(target, targetKey, method, args, caller, deadline, true, 0, resolve, reject);
-      this.track(call);
-      this.route(call);
+      this.route(new PendingCall(target, targetKey, method, args, caller, this.responseTimeoutMs, true, 0, resolve, reject));
     });
   }
 
-  /** Puts a call under the deadline sweep. */
-  track(call: PendingCall): void {
-    this.deadlines.add(call, call.deadline);
-  }
-
   close(): void {
-    this.deadlines.stop();
     this.caller.close();
   }
 }
-
-/** Deadlines are checked in buckets this wide: a timeout fires up to this much late. */
-const DEADLINE_RESOLUTION_MS = 100;

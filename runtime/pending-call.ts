@@ -11,6 +11,8 @@ export class PendingCall {
   settled = false;
   /** Set while the call is in an activation's queue, so expiry can skip it there. */
   queued = false;
+  /** Absolute deadline on the host's clock; 0 until first scheduled (saves a clock read per call). */
+  deadline = 0;
   /** The silo that answered, when the call went remote (for replies that relay it). */
   host: string | undefined = undefined;
 
@@ -21,8 +23,8 @@ export class PendingCall {
     readonly args: unknown[],
     /** The caller's scope: request context, call chain, transaction. */
     readonly caller: CallScope | undefined,
-    /** Absolute deadline on the host's clock. */
-    readonly deadline: number,
+    /** How long the caller waits; the deadline is fixed the first time the call is scheduled. */
+    readonly timeoutMs: number,
     /** Copy the result before handing it over (local calls, so caller and callee share nothing). */
     readonly copyResult: boolean,
     /** How often this call was re-routed or forwarded. */
@@ -43,12 +45,23 @@ export class PendingCall {
     this.onReject(toGrainError(error));
   }
 
-  /** Called by the deadline sweep. */
-  expire(now: number): void {
-    if (this.settled) return;
-    if (now < this.deadline) return;
+  /** Fixes the deadline if not yet fixed; returns the time left. */
+  remaining(now: number): number {
+    if (this.deadline === 0) this.deadline = now + this.timeoutMs;
+    return this.deadline - now;
+  }
+
+  /** Rejects the call with `TimeoutError` if its deadline has passed; true if it did. */
+  expire(now: number): boolean {
+    if (this.settled) return false;
+    if (this.deadline === 0) {
+      this.deadline = now + this.timeoutMs;
+      return false;
+    }
+    if (now < this.deadline) return false;
     this.reject(new TimeoutError(
       `call ${this.targetKey}.${this.method} got no response within its deadline; the grain may be slow or blocked (raise responseTimeoutMs, or look for a call that never settles)`,
     ));
+    return true;
   }
 }

@@ -141,11 +141,10 @@ export class Router extends CallRouter {
       const caller = newScope(msg.ctx, false, undefined, undefined, msg.chain, msg.txn);
       const timeout = Math.max(1, Math.min(msg.timeout, this.responseTimeoutMs * 10));
       const call: PendingCall = new PendingCall(
-        parseGrainId(msg.target), msg.target, msg.method, msg.args, caller, this.clock.now() + timeout, false, msg.hops,
+        parseGrainId(msg.target), msg.target, msg.method, msg.args, caller, timeout, false, msg.hops,
         (value) => resolve(replyText({ k: 'ok', value, host: call.host ?? selfId })),
         (err) => resolve(replyText({ k: 'err', error: toGrainError(err).toWire(), host: call.host ?? selfId })),
       );
-      this.track(call);
       if (msg.placed) {
         const act = this.catalog.get(msg.target);
         if (act !== undefined) act.receive(call);
