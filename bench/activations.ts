@@ -71,16 +71,21 @@ async function collectorTick(): Promise<void> {
     loops.push(performance.now() - l0);
     if (idle !== total) throw new Error('scan mismatch');
   }
-  clock.jump(61_000);
-  const t0 = performance.now();
-  const examined = silo.catalog.collectIdle();
-  const tick = performance.now() - t0;
-  ticks.push(tick);
-  const d0 = performance.now();
-  await silo.catalog.settled();
-  const drained = performance.now() - d0;
+  let examined = 0;
+  let drained = 0;
+  for (let round = 0; round < 5; round++) {
+    if (round > 0) await activate(silo, Brief, `b${round}-`, expiring);
+    clock.jump(61_000);
+    const t0 = performance.now();
+    examined = silo.catalog.collectIdle();
+    ticks.push(performance.now() - t0);
+    const d0 = performance.now();
+    await silo.catalog.settled();
+    drained = performance.now() - d0;
+  }
+  const tick = median(ticks);
   const left = silo.activationCount();
-  console.log(`collector tick, ${total / 1e6} M activations, ${expiring} expiring: examined ${examined}, tick ${tick.toFixed(1)} ms (target ≤ 20 ms: ${tick <= 20 ? 'met' : 'NOT met'}), deactivations done after ${drained.toFixed(0)} ms more; ${left} left`);
+  console.log(`collector tick, ${total / 1e6} M activations, ${expiring} expiring: examined ${examined}, tick ${tick.toFixed(1)} ms median of ${ticks.length} (target ≤ 20 ms: ${tick <= 20 ? 'met' : 'NOT met'}); the deactivations then take ${drained.toFixed(0)} ms in batches; ${left} left`);
   console.log(`  beside: one plain pass over all ${total / 1e6} M activations takes ${median(loops).toFixed(1)} ms (median of 5): ratio tick/scan ${(tick / median(loops)).toFixed(2)}×`);
   if (left !== total - expiring) throw new Error(`expected ${total - expiring} left, found ${left}`);
   silo.catalog.abandonAll();

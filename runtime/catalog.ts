@@ -206,7 +206,8 @@ export class Catalog implements ActivationHost {
   // ---- idle collection and deactivation ------------------------------------------
 
   private checkIdle(act: Activation, now: number): void {
-    if (act.status !== Status.Valid || this.activations.get(act.key) !== act) return;
+    // A valid activation is always the one in the map (it leaves the map only once ended).
+    if (act.status !== Status.Valid) return;
     const expires = act.expiresAt();
     if (expires <= now && act.isIdle()) {
       this.expired.push(act);
