@@ -5,8 +5,12 @@
 import {
   GrainTypes, makeRef, systemClock,
   type Clock, type ClusterConnection, type ClusterProvider, type Grain, type GrainClass, type GrainRef, type Invoker,
+  type TransactionRunOptions, type TxnEnv,
 } from '../runtime/index.js';
+import { natsCluster } from '../silo/nats/index.js';
 import { ClientRouter } from './cluster-client.js';
+import { httpTransport, type HttpClientOptions } from './http.js';
+import { clientTransactionEnv, runClientTransaction } from './transaction.js';
 
 export interface ConnectOptions {
   /** NATS server URL(s) of the cluster. */
@@ -22,6 +26,8 @@ export interface ConnectOptions {
 /** How a client sends calls: a cluster connection, or HTTP. */
 export interface ClientTransport extends Invoker {
   close(): Promise<void>;
+  /** Where `transaction()` coordinates from; undefined when the transport cannot carry transactions (HTTP). */
+  readonly transactions?: TxnEnv;
 }
 
 export class GrainClient {
@@ -41,7 +47,14 @@ export class GrainClient {
       responseTimeoutMs: options.responseTimeoutMs ?? 30_000,
       decodeOptions: { ref: (t, k) => client!.getGrain(t, k) },
     });
-    client = new GrainClient(clusterTransport(router, connection));
+    client = new GrainClient(clusterTransport(router, connection, clock));
+    return client;
+  }
+
+  /** Talks to a silo's HTTP gateway (`http://host:8080`): same references, same error classes. */
+  static http(url: string, options: HttpClientOptions = {}): GrainClient {
+    let client: GrainClient | undefined;
+    client = new GrainClient(httpTransport(url, { ...options, ref: (t, k) => client!.getGrain(t, k) }));
     return client;
   }
 
@@ -53,14 +66,23 @@ export class GrainClient {
     return makeRef(this.known, name, key, this.transport);
   }
 
+  /**
+   * Runs `fn` as a transaction: every transactional state changed by the calls `fn` makes
+   * commits atomically, or none does (rejects with `TransactionAbortedError`, cause attached).
+   */
+  transaction<T>(fn: () => T | Promise<T>, options?: TransactionRunOptions): Promise<T> {
+    return runClientTransaction(this.transport.transactions, fn, options);
+  }
+
   async close(): Promise<void> {
     await this.transport.close();
   }
 }
 
-function clusterTransport(router: ClientRouter, connection: ClusterConnection): ClientTransport {
+function clusterTransport(router: ClientRouter, connection: ClusterConnection, clock: Clock): ClientTransport {
   return {
     invoke: (target, key, method, args) => router.invoke(target, key, method, args),
+    transactions: clientTransactionEnv(router, clock),
     async close() {
       router.close();
       await connection.close();
@@ -71,7 +93,8 @@ function clusterTransport(router: ClientRouter, connection: ClusterConnection): 
 async function resolveProvider(options: ConnectOptions): Promise<ClusterProvider> {
   if (options.cluster !== undefined && typeof options.cluster === 'object') return options.cluster;
   if (options.nats !== undefined) {
-    throw new TypeError('GrainClient.connect({ nats }) needs the NATS cluster provider, which is not available in this build');
+    // Credentials can ride in the URL (nats://user:pass@host:4222, nats://token@host:4222).
+    return natsCluster({ servers: options.nats, name: options.cluster ?? 'granary' });
   }
   throw new TypeError('GrainClient.connect needs { nats: "nats://host:4222", cluster: "name" } or { cluster: provider }');
 }

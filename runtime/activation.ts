@@ -17,6 +17,7 @@ import type { GrainClass, GrainType } from './grain-type.js';
 import type { GrainId } from './identity.js';
 import type { PendingCall } from './pending-call.js';
 import { DEFAULT_STATE_NAME, type StorageProvider } from './storage.js';
+import { transactionalInvoker, transactionGate } from './transactions/gate.js';
 
 export enum Status {
   Activating = 0,
@@ -78,15 +79,23 @@ export class Activation implements GrainRuntime {
   private endedPromise: Promise<void> | null = null;
   private endResolve: (() => void) | null = null;
 
+  /** Runs a call's method: plainly, or in the transaction its option asks for (runtime/transactions). */
+  private readonly invoke: (grain: Grain<unknown>, call: PendingCall) => unknown;
+  /** The type declares per-method transaction options (every call passes the transaction gate). */
+  private readonly txnOptions: boolean;
+
   constructor(
     readonly id: GrainId,
     readonly key: string,
     readonly type: GrainType,
     /** Unique among this grain's activations on this silo; names it in the directory. */
     readonly activationId: string,
-    private readonly host: ActivationHost,
+    /** Read by runtime/transactions too (storage, clock, routing of protocol messages). */
+    readonly host: ActivationHost,
   ) {
     this.lastActive = host.clock.now();
+    this.invoke = transactionalInvoker(this) ?? invokeMethod;
+    this.txnOptions = Object.keys(type.transactions).length > 0;
   }
 
   get idleTimeoutMs(): number {
@@ -142,6 +151,8 @@ export class Activation implements GrainRuntime {
    * calls for an activation that is going away are routed again.
    */
   receive(call: PendingCall): void {
+    // Transactions (runtime/transactions): protocol messages, per-method transaction options.
+    if ((call.caller?.txn !== undefined || this.txnOptions || call.method.charCodeAt(0) === 36 /* $ */) && transactionGate(this, call)) return;
     if (!this.type.methods.has(call.method)) {
       call.reject(new MethodNotFoundError(`grain type ${this.type.name} has no callable method "${call.method}" (callable: ${[...this.type.methods].join(', ') || 'none'})`));
       return;
@@ -200,7 +211,7 @@ export class Activation implements GrainRuntime {
     const scope = newScope(caller?.ctx, true, this.key, caller, undefined, caller?.txn);
     let result: unknown;
     try {
-      result = scopeStorage.run(scope, invokeMethod, this.grain, call);
+      result = scopeStorage.run(scope, this.invoke, this.grain, call);
     } catch (err) {
       this.finish(exclusive, call);
       call.reject(err);

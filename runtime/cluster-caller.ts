@@ -11,6 +11,7 @@ import type { CallMessage, Reply } from './messages.js';
 import { PendingCall } from './pending-call.js';
 import type { GrainId } from './identity.js';
 import type { Invoker } from './ref.js';
+import { mergeTransactionReply, trackTransactionalCall } from './transactions/txn-context.js';
 
 /** How many times a call is re-sent after its silo turned out to be gone. */
 const MAX_RESENDS = 4;
@@ -109,6 +110,7 @@ export class ClusterCaller {
       this.cache.set(call.targetKey, reply.host);
       call.host = reply.host;
     }
+    if (reply.txn !== undefined) mergeTransactionReply(call.caller, reply.txn); // transactions: participants found remotely
     if (reply.k === 'ok') call.resolve(reply.value);
     else call.reject(errorFromWire(reply.error));
   }
@@ -140,7 +142,8 @@ export class ClusterCaller {
     if (candidates.length === 0) {
       const draining = live.filter((s) => s.id !== exclude && s.types.includes(type));
       if (draining.length > 0) return draining[Math.floor(Math.random() * draining.length)]!;
-      if (live.some((s) => s.id !== exclude)) {
+      // `exclude` is the asking silo, which does not host the type either.
+      if (live.length > 0) {
         throw new GrainNotFoundError(`no live silo hosts grain type "${type}" (check the type name, and that a silo with that class is running)`);
       }
       throw new SiloUnavailableError(`no live silo in the cluster to take a call for ${type}; start a silo or check the cluster connection`);
@@ -192,9 +195,11 @@ export abstract class CallRouter implements Invoker {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise((resolve, reject) => {
+    const result = new Promise((resolve, reject) => {
       this.route(new PendingCall(target, targetKey, method, args, caller, this.responseTimeoutMs, true, 0, resolve, reject));
     });
+    // Transactions: a call inside one counts as open until it returns (runtime/transactions).
+    return caller?.txn === undefined ? result : trackTransactionalCall(caller.txn, result);
   }
 
   close(): void {

@@ -85,8 +85,8 @@ export function errorFromWire(w: WireError): GrainError {
     if (w.name && w.name !== e.name) e.name = w.name;
     return e;
   }
-  // Codes without a class of their own (grain_error, transaction_required, ...).
-  if (w.code === 'transaction_required' || w.code.startsWith('invalid_')) {
+  // Codes without a class of their own (grain_error, transaction_required, transaction_not_allowed, ...).
+  if (w.code === 'transaction_required' || w.code === 'transaction_not_allowed' || w.code.startsWith('invalid_')) {
     return new InvalidArgumentError(w.message, { ...options, code: w.code });
   }
   return new GrainError(w.code, w.message, { ...options, name: w.name });

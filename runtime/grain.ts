@@ -5,6 +5,9 @@
 import type { GrainClass } from './grain-type.js';
 import type { GrainId } from './identity.js';
 import type { GrainRef } from './ref.js';
+import {
+  createTransactionalState, grainTransactionEnv, runTransaction, type TransactionalState, type TransactionRunOptions,
+} from './transactions/index.js';
 
 export type DeactivationReason = 'idle' | 'requested' | 'shutdown' | 'error';
 
@@ -114,6 +117,25 @@ export abstract class Grain<S = Record<string, never>> {
   /** A timer whose ticks run as turns of this grain; it ends with the activation. */
   registerTimer(fn: () => unknown, options: TimerOptions): Disposable {
     return this[RUNTIME].registerTimer(fn, options);
+  }
+
+  /**
+   * Declares state this grain changes only inside transactions, stored under `name`;
+   * `init()` gives its value when nothing is stored. Use it in a field initialiser:
+   * `private readonly bal = this.transactionalState('balance', () => 0)`.
+   */
+  transactionalState<T>(name: string, init: () => T): TransactionalState<T> {
+    return createTransactionalState(this[RUNTIME], name, init);
+  }
+
+  /**
+   * Runs `fn` as a transaction coordinated by this grain: every transactional state changed
+   * by the calls `fn` makes commits atomically, or none does (rejects with
+   * `TransactionAbortedError`, the cause attached). A new transaction unless
+   * `{ option: 'createOrJoin' }` and this call already runs in one.
+   */
+  transaction<T>(fn: () => T | Promise<T>, options?: TransactionRunOptions): Promise<T> {
+    return runTransaction(grainTransactionEnv(this[RUNTIME]), fn, options);
   }
 }
 

@@ -34,3 +34,7 @@ export type {
 export type { CallMessage, Reply, Request } from './messages.js';
 export { DEFAULT_STATE_NAME } from './storage.js';
 export type { StorageProvider, StoredState } from './storage.js';
+// Transactions (runtime/transactions).
+export { TransactionalState, TransactionInDoubtError, transactionDefaults, runTransaction } from './transactions/index.js';
+export type { TransactionRunOptions, TxnEnv } from './transactions/index.js';
+export { withTransactionReply, mergeTransactionReply, trackTransactionalCall } from './transactions/index.js';

@@ -25,6 +25,7 @@ export interface CallMessage {
 
 export type Request = CallMessage;
 
+/** `txn`: what the callee learnt about the caller's transaction (participants), for it to merge. */
 export type Reply =
-  | { readonly k: 'ok'; readonly value: unknown; readonly host: string }
-  | { readonly k: 'err'; readonly error: WireError; readonly host?: string };
+  | { readonly k: 'ok'; readonly value: unknown; readonly host: string; readonly txn?: unknown }
+  | { readonly k: 'err'; readonly error: WireError; readonly host?: string; readonly txn?: unknown };

@@ -7,6 +7,7 @@
 /** Every variable the entry point reads, with what it means (also the docs' table). */
 export const KNOWN_ENV_VARS = {
   GRANARY_NATS_URL: 'NATS server URL(s), comma-separated; unset: an in-process cluster (this process only)',
+  GRANARY_NATS_CREDS_FILE: 'NATS credentials file (JWT + nkey seed, as nsc writes it); a token or user:pass can ride in GRANARY_NATS_URL',
   GRANARY_CLUSTER: 'cluster name on NATS (default "granary"); silos and clients must agree',
   GRANARY_STORAGE: 'memory | dynalite | dynamodb (default: dynamodb when GRANARY_DYNAMODB_TABLE is set, else dynalite)',
   GRANARY_DYNAMODB_TABLE: 'DynamoDB table for grain state; set: DynamoDB storage',
@@ -35,6 +36,7 @@ export type ConfigLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface SiloConfig {
   nats: string[] | undefined;
+  natsCredsFile: string | undefined;
   cluster: string;
   storage: StorageKind;
   dynamo: { table: string; endpoint: string | undefined; region: string; createTable: boolean };
@@ -75,6 +77,10 @@ export function readConfig(env: Env): SiloConfig {
     if (!/^(nats|tls|ws|wss):\/\/[^\s/]+/.test(url) && !/^[^\s:/]+:\d+$/.test(url)) {
       throw new ConfigError('GRANARY_NATS_URL', `expected nats://host:port (comma-separated for several), got ${JSON.stringify(url)}`);
     }
+  }
+
+  if (get('GRANARY_NATS_CREDS_FILE') !== undefined && nats === undefined) {
+    throw new ConfigError('GRANARY_NATS_CREDS_FILE', 'is set but GRANARY_NATS_URL is not; set both or neither');
   }
 
   const cluster = get('GRANARY_CLUSTER') ?? 'granary';
@@ -131,6 +137,7 @@ export function readConfig(env: Env): SiloConfig {
 
   return {
     nats: nats !== undefined && nats.length > 0 ? nats : undefined,
+    natsCredsFile: get('GRANARY_NATS_CREDS_FILE'),
     cluster,
     storage,
     dynamo: { table: table ?? 'granary', endpoint, region, createTable },

@@ -7,6 +7,7 @@
  * silos: the local in-process call path records nothing. No Node-only imports, so a Worker
  * can render the same text.
  */
+import type { StorageProvider } from '../runtime/storage.js';
 
 /** Where a call entered this silo. */
 export type CallSource = 'gateway' | 'inbound';
@@ -22,8 +23,10 @@ interface CallSeries {
   count: number;
 }
 
-interface LatencySeries {
+/** Everything recorded for one source × type × method: counts by outcome, and latency. */
+interface MethodSeries {
   labels: string;
+  outcomes: Map<string, CallSeries>;
   buckets: number[];
   sum: number;
   count: number;
@@ -38,8 +41,8 @@ export interface MetricsSource {
 }
 
 export class SiloMetrics {
-  private readonly calls = new Map<string, CallSeries>();
-  private readonly latency = new Map<string, LatencySeries>();
+  /** source → type → method → series: nested maps, so recording builds no strings. */
+  private readonly series = new Map<string, Map<string, Map<string, MethodSeries>>>();
   private readonly storageErrors = new Map<string, number>();
   private storageConflicts = 0;
   private readonly startedAt = Date.now();
@@ -48,22 +51,28 @@ export class SiloMetrics {
   recordCall(source: CallSource, type: string, method: string, outcome: string, seconds: number): void {
     if (outcome === 'grain_not_found' || outcome === 'not_found') type = method = OTHER;
     else if (outcome === 'method_not_found') method = OTHER;
-    const key = `${source}\u0000${type}\u0000${method}`;
-    const ckey = `${key}\u0000${outcome}`;
-    let c = this.calls.get(ckey);
+    let byType = this.series.get(source);
+    if (byType === undefined) this.series.set(source, (byType = new Map()));
+    let byMethod = byType.get(type);
+    if (byMethod === undefined) byType.set(type, (byMethod = new Map()));
+    let m = byMethod.get(method);
+    if (m === undefined) {
+      m = { labels: `source="${esc(source)}",type="${esc(type)}",method="${esc(method)}"`, outcomes: new Map(), buckets: new Array(LATENCY_BUCKETS.length).fill(0), sum: 0, count: 0 };
+      byMethod.set(method, m);
+    }
+    let c = m.outcomes.get(outcome);
     if (c === undefined) {
-      c = { labels: `source="${esc(source)}",type="${esc(type)}",method="${esc(method)}",outcome="${esc(outcome)}"`, count: 0 };
-      this.calls.set(ckey, c);
+      c = { labels: `${m.labels},outcome="${esc(outcome)}"`, count: 0 };
+      m.outcomes.set(outcome, c);
     }
     c.count++;
-    let h = this.latency.get(key);
-    if (h === undefined) {
-      h = { labels: `source="${esc(source)}",type="${esc(type)}",method="${esc(method)}"`, buckets: new Array(LATENCY_BUCKETS.length).fill(0), sum: 0, count: 0 };
-      this.latency.set(key, h);
-    }
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) { h.buckets[i]!++; break; }
-    h.sum += seconds;
-    h.count++;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) { m.buckets[i]!++; break; }
+    m.sum += seconds;
+    m.count++;
+  }
+
+  private *allSeries(): Iterable<MethodSeries> {
+    for (const byType of this.series.values()) for (const byMethod of byType.values()) yield* byMethod.values();
   }
 
   /** A storage operation failed (other than a lost optimistic-concurrency race). */
@@ -79,7 +88,10 @@ export class SiloMetrics {
   /** Total calls recorded for a source (tests, logs). */
   callCount(source?: CallSource): number {
     let n = 0;
-    for (const [k, c] of this.calls) if (source === undefined || k.startsWith(source + '\u0000')) n += c.count;
+    for (const [src, byType] of this.series) {
+      if (source !== undefined && src !== source) continue;
+      for (const byMethod of byType.values()) for (const m of byMethod.values()) n += m.count;
+    }
     return n;
   }
 
@@ -88,11 +100,11 @@ export class SiloMetrics {
     const out: string[] = [];
     out.push('# HELP granary_calls_total Grain calls that entered this silo, by entry (gateway, inbound from the cluster), type, method and outcome (ok or the error code).');
     out.push('# TYPE granary_calls_total counter');
-    for (const c of this.calls.values()) out.push(`granary_calls_total{${c.labels}} ${c.count}`);
+    for (const m of this.allSeries()) for (const c of m.outcomes.values()) out.push(`granary_calls_total{${c.labels}} ${c.count}`);
 
     out.push('# HELP granary_call_duration_seconds Time from receiving a call to sending its response.');
     out.push('# TYPE granary_call_duration_seconds histogram');
-    for (const h of this.latency.values()) {
+    for (const h of this.allSeries()) {
       let cumulative = 0;
       for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
         cumulative += h.buckets[i]!;
@@ -165,4 +177,28 @@ export function replyOutcome(reply: string): string {
   if (reply.startsWith('{"k":"ok"')) return 'ok';
   const m = /^\{"k":"err","error":\{"code":"([a-z0-9_]{1,64})"/.exec(reply);
   return m === null ? 'grain_error' : m[1]!;
+}
+
+/**
+ * Storage as the catalog sees it, counting failures into `metrics`. A proxy, so whatever
+ * else a provider offers (its own methods, later additions to the port) passes through.
+ */
+export function countingStorage(inner: StorageProvider, metrics: SiloMetrics): StorageProvider {
+  const count = (operation: string) => (err: unknown) => {
+    if ((err as { code?: unknown } | null)?.code === 'inconsistent_state') metrics.recordStorageConflict();
+    else metrics.recordStorageError(operation);
+    throw err;
+  };
+  const counted: Partial<StorageProvider> = {
+    read: (id, stateName) => inner.read(id, stateName).catch(count('read')),
+    write: (id, stateName, payload, etag) => inner.write(id, stateName, payload, etag).catch(count('write')),
+    clear: (id, stateName, etag) => inner.clear(id, stateName, etag).catch(count('clear')),
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'read' || prop === 'write' || prop === 'clear') return counted[prop];
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
 }

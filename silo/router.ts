@@ -5,7 +5,7 @@
  */
 import {
   CallRouter, InvalidArgumentError, PendingCall, SiloUnavailableError, decode, encode, isPlainPrimitive,
-  newScope, parseGrainId, toGrainError,
+  newScope, parseGrainId, toGrainError, withTransactionReply,
   type CallMessage, type CallRouterOptions, type Catalog, type GrainTypes, type Reply, type SiloInfo,
 } from '../runtime/index.js';
 import { place } from './placement.js';
@@ -64,7 +64,8 @@ export class Router extends CallRouter {
       return;
     }
     const type = this.types.get(call.target.type);
-    if (type !== undefined && (type.placement ?? 'preferLocal') === 'preferLocal' && this.catalog.accepting) {
+    // Transaction protocol messages (`$txn.*`) must reach the existing activation: directory first.
+    if (type !== undefined && (type.placement ?? 'preferLocal') === 'preferLocal' && this.catalog.accepting && call.method.charCodeAt(0) !== 36) {
       // Placement would pick this silo; registering in the directory settles any race.
       this.catalog.deliver(call);
       return;
@@ -142,8 +143,9 @@ export class Router extends CallRouter {
       const timeout = Math.max(1, Math.min(msg.timeout, this.responseTimeoutMs * 10));
       const call: PendingCall = new PendingCall(
         parseGrainId(msg.target), msg.target, msg.method, msg.args, caller, timeout, false, msg.hops,
-        (value) => resolve(replyText({ k: 'ok', value, host: call.host ?? selfId })),
-        (err) => resolve(replyText({ k: 'err', error: toGrainError(err).toWire(), host: call.host ?? selfId })),
+        // withTransactionReply: the participants this call enlisted go back to the caller's transaction.
+        (value) => resolve(replyText(withTransactionReply({ k: 'ok', value, host: call.host ?? selfId }, caller))),
+        (err) => resolve(replyText(withTransactionReply({ k: 'err', error: toGrainError(err).toWire(), host: call.host ?? selfId }, caller))),
       );
       if (msg.placed) {
         const act = this.catalog.get(msg.target);

@@ -9,7 +9,10 @@ import {
   type Clock, type ClusterConnection, type ClusterProvider, type GrainClass, type GrainRef, type Grain,
   type SiloInfo, type StorageProvider,
 } from '../runtime/index.js';
+import type { GatewayOptions } from './gateway/silo-gateway.js';
+import type { NodeGateway } from './gateway/node-server.js';
 import { envLogLevel, jsonLogger, type Logger } from './log.js';
+import { SiloMetrics, callHead, countingStorage, replyOutcome } from './metrics.js';
 import { memoryCluster, memoryStorage } from './memory/index.js';
 import { Router } from './router.js';
 
@@ -33,6 +36,8 @@ export interface SiloOptions {
   /** Send local calls through the codec too, as if they crossed the network (TestCluster). */
   serializeLocalCalls?: boolean;
   logger?: Logger;
+  /** Hono HTTP gateway (see silo/gateway); started after the silo joins. Omitted: none. */
+  gateway?: GatewayOptions;
 }
 
 export type SiloState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
@@ -45,6 +50,10 @@ export class Silo {
   readonly logger: Logger;
   readonly startedAt: number;
   state: SiloState = 'starting';
+  /** Calls that entered through the gateway or from other silos, storage errors (`GET /metrics`). */
+  readonly metrics = new SiloMetrics();
+  /** The HTTP gateway, when `gateway` was given. */
+  gateway: NodeGateway | undefined;
   /** @internal */ router!: Router;
   /** @internal */ catalog!: Catalog;
   /** @internal */ connection!: ClusterConnection;
@@ -78,7 +87,7 @@ export class Silo {
     this.connection = await provider.connect({
       silo: this.info,
       clock: this.clock,
-      inbound: (payload) => (router ? router.inbound(payload) : Promise.reject(new SiloUnavailableError(`silo ${this.id} is starting`))),
+      inbound: (payload) => (router ? this.countInbound(payload, router.inbound(payload)) : Promise.reject(new SiloUnavailableError(`silo ${this.id} is starting`))),
     });
     router = new Router({
       connection: this.connection,
@@ -93,7 +102,7 @@ export class Silo {
     this.catalog = new Catalog({
       siloId: this.id,
       clock: this.clock,
-      storage: this.storage,
+      storage: countingStorage(this.storage, this.metrics),
       directory: this.connection.directory,
       types: this.types,
       defaultIdleTimeoutMs: options.idleTimeoutMs ?? 15 * 60_000,
@@ -109,6 +118,16 @@ export class Silo {
     router.catalog = this.catalog;
     await this.connection.join();
     this.state = 'running';
+    if (options.gateway) {
+      try {
+        const { startSiloGateway } = await import('./gateway/silo-gateway.js');
+        this.gateway = await startSiloGateway(this, options.gateway);
+        this.logger.info('gateway listening', { port: this.gateway.port, host: this.gateway.host, url: this.gateway.url });
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+    }
     this.logger.info('silo started', { cluster: provider.name, storage: this.storage.name, grains: this.info.types });
   }
 
@@ -128,6 +147,26 @@ export class Silo {
     return this.state === 'running';
   }
 
+  /** Counts a call from another silo once its reply is ready (never on the local call path). */
+  private countInbound(payload: string, reply: Promise<string>): Promise<string> {
+    const started = performance.now();
+    return reply.then((text) => {
+      const { type, method } = callHead(payload);
+      this.metrics.recordCall('inbound', type, method, replyOutcome(text), (performance.now() - started) / 1000);
+      return text;
+    });
+  }
+
+  /** The Prometheus text of `GET /metrics`. */
+  renderMetrics(): string {
+    return this.metrics.render({
+      activationsByType: () => this.catalog.countsByType(),
+      activationsTotal: () => this.catalog.activationsTotal,
+      deactivationsTotal: () => this.catalog.deactivationsTotal,
+      ready: () => this.ready,
+    });
+  }
+
   /**
    * Graceful stop: stop taking new activations, finish running calls, deactivate every grain
    * (running `onDeactivate` and leaving the directory), then leave the cluster.
@@ -137,6 +176,8 @@ export class Silo {
     this.state = 'stopping';
     this.logger.info('silo stopping');
     this.info = { ...this.info, status: 'draining' };
+    // The gateway goes first: no new HTTP calls, the ones in flight finish on running grains.
+    await this.gateway?.close().catch((err) => this.logger.warn('closing the gateway failed', { err }));
     await this.connection.setStatus('draining').catch((err) => this.logger.warn('could not announce draining', { err }));
     await this.catalog.deactivateAll('shutdown');
     await this.connection.leave().catch((err) => this.logger.warn('leaving the cluster failed', { err }));
@@ -150,6 +191,7 @@ export class Silo {
   async abort(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'crashed') return;
     this.state = 'crashed';
+    void this.gateway?.close(0);
     this.catalog.abandonAll();
     this.router.close();
     await this.connection.close();

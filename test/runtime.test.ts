@@ -43,6 +43,15 @@ describe('grain calls', () => {
     await expect(c.silos[0]!.getGrain<Counter>('NoSuchGrain', 'x').get()).rejects.toBeInstanceOf(GrainNotFoundError);
   });
 
+  it('unknown type on a single silo → GrainNotFoundError, not SiloUnavailableError', async () => {
+    const silo = await Silo.start({ grains: [Counter] });
+    try {
+      await expect(silo.getGrain<Counter>('NoSuchGrain', 'x').get()).rejects.toBeInstanceOf(GrainNotFoundError);
+    } finally {
+      await silo.stop();
+    }
+  });
+
   it('arguments that cannot travel are refused with InvalidArgumentError before anything runs', async () => {
     const c = await start();
     const t = c.client.getGrain(Thrower, 'args');

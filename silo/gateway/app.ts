@@ -27,8 +27,11 @@ export interface GatewayCall {
   context: Record<string, unknown> | undefined;
 }
 
-/** Whether a method can be called: known callable, known not callable, or up to the cluster. */
-export type MethodStatus = 'callable' | 'not_callable' | 'unknown';
+/**
+ * Whether a method can be called: known callable, known not callable, no such grain type
+ * anywhere, or up to the cluster (a type another host knows).
+ */
+export type MethodStatus = 'callable' | 'not_callable' | 'no_such_type' | 'unknown';
 
 /** What the gateway needs from whatever hosts the grains (a silo, a Worker). */
 export interface GatewayBackend {
@@ -106,6 +109,9 @@ export function createGatewayApp(backend: GatewayBackend, options: GatewayAppOpt
     const context = contextFromHeaders(c.req.raw.headers);
     checkMethodName(target.type, target.method);
     const status = backend.methodStatus(target.type, target.method);
+    if (status === 'no_such_type') {
+      throw new HttpError('grain_not_found', `no live silo hosts grain type "${target.type}" (check the type name)`);
+    }
     if (status === 'not_callable') {
       throw new HttpError('method_not_found', `grain type ${target.type} has no callable method "${target.method}"`);
     }
@@ -164,7 +170,8 @@ function parseTarget(pathname: string): { type: string; key: string; method: str
 }
 
 function checkMethodName(type: string, method: string): void {
-  if (method.startsWith('_') || RESERVED_METHODS.has(method) || method.length > 256) {
+  // `$…`: the runtime's own protocol messages (transactions), never callable from outside.
+  if (method.startsWith('_') || method.startsWith('$') || RESERVED_METHODS.has(method) || method.length > 256) {
     throw new HttpError('method_not_found', `grain type ${type} has no callable method "${method.slice(0, 256)}"`);
   }
 }
@@ -198,6 +205,11 @@ async function readBody(req: Request, max: number): Promise<string> {
   const tooLarge = () => new HttpError('payload_too_large', `request body is larger than ${max} bytes`);
   const declared = req.headers.get('content-length');
   if (declared !== null && Number(declared) > max) throw tooLarge();
+  if (declared !== null && /^\d+$/.test(declared)) {
+    // The HTTP parser delivers exactly the declared length: read it in one go (on Node this
+    // skips building a web stream around the request).
+    return utf8(new Uint8Array(await req.arrayBuffer()));
+  }
   if (req.body === null) return '';
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -215,8 +227,14 @@ async function readBody(req: Request, max: number): Promise<string> {
   const bytes = new Uint8Array(total);
   let at = 0;
   for (const ch of chunks) { bytes.set(ch, at); at += ch.byteLength; }
+  return utf8(bytes);
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function utf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    return decoder.decode(bytes);
   } catch {
     throw new HttpError('invalid_request', 'request body is not valid UTF-8');
   }

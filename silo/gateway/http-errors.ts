@@ -54,9 +54,17 @@ export function errorBody(err: unknown): { error: WireError } {
 export class HttpError extends Error {
   constructor(readonly code: string, message: string, readonly headers?: Record<string, string>) {
     super(message);
-    this.name = 'HttpError';
+    // The name a client rebuilds the error under (errorFromWire keeps it).
+    this.name = NAMES[code] ?? (code.startsWith('invalid_') ? 'InvalidArgumentError' : 'GatewayError');
   }
 }
+
+const NAMES: Record<string, string> = {
+  method_not_found: 'MethodNotFoundError',
+  grain_not_found: 'GrainNotFoundError',
+  timeout: 'TimeoutError',
+  not_ready: 'SiloUnavailableError',
+};
 
 function isJsonSafe(v: unknown): boolean {
   try {

@@ -20,6 +20,8 @@ export function checkClusterName(name: unknown): string {
 export interface ClusterNames {
   /** Subject a silo listens on for calls. */
   siloSubject(siloId: string): string;
+  /** Subject a silo answers pings on, until it has left (also while it drains). */
+  pingSubject(siloId: string): string;
   /** KV bucket of live silos. */
   readonly membershipBucket: string;
   /** KV bucket of the grain directory. */
@@ -28,8 +30,10 @@ export interface ClusterNames {
 
 export function clusterNames(cluster: string): ClusterNames {
   const prefix = `granary.${cluster}.silo.`;
+  const pingPrefix = `granary.${cluster}.ping.`;
   return {
     siloSubject: (siloId) => prefix + siloId,
+    pingSubject: (siloId) => pingPrefix + siloId,
     membershipBucket: `granary-${cluster}-silos`,
     directoryBucket: `granary-${cluster}-directory`,
   };

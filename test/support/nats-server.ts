@@ -36,6 +36,8 @@ export interface NatsServerOptions {
   config?: string;
   /** `max_payload` in bytes (default: the server's 1 MB). */
   maxPayload?: number;
+  /** JetStream on (default true); off only to test the error for a server without it. */
+  jetstream?: boolean;
 }
 
 export class NatsServer {
@@ -46,7 +48,10 @@ export class NatsServer {
   /** What the server wrote (for failure messages). */
   output = '';
 
+  private readonly jetstream: boolean;
+
   private constructor(readonly port: number, options: NatsServerOptions) {
+    this.jetstream = options.jetstream ?? true;
     this.dir = mkdtempSync(join(tmpdir(), 'granary-nats-'));
     const lines: string[] = [];
     if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
@@ -73,7 +78,8 @@ export class NatsServer {
   }
 
   private async launch(): Promise<void> {
-    const args = ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', join(this.dir, 'store')];
+    const args = ['-a', '127.0.0.1', '-p', String(this.port)];
+    if (this.jetstream) args.push('-js', '-sd', join(this.dir, 'store'));
     if (this.configFile) args.push('-c', this.configFile);
     const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;

@@ -1,0 +1,99 @@
+/**
+ * Shared pieces of the NATS benchmarks (`bench/nats-*.ts`): a nats-server of our own, helper
+ * processes forked from the benchmark's own file (so caller and callee are separate
+ * processes, as between silos), and a closed-loop load generator that records latencies.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { NatsServer } from '../test/support/nats-server.js';
+import { median, percentile } from './support.js';
+
+export { NatsServer };
+
+export interface Worker<M = unknown> {
+  child: ChildProcess;
+  /** The first message the worker sent (its "ready"). */
+  ready: M;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Forks `moduleUrl` (a benchmark's `import.meta.url`) with `role` and JSON `args`; waits for its first message. */
+export async function forkRole<M>(moduleUrl: string, role: string, args: unknown): Promise<Worker<M>> {
+  const child = fork(fileURLToPath(moduleUrl), [role, JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await new Promise<M>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as M));
+    child.once('exit', (code) => reject(new Error(`worker ${role} exited with ${code} before it was ready`)));
+  });
+  return {
+    child,
+    ready,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** In a forked worker: its role and arguments, or undefined in the main process. */
+export function workerRole<A>(): { role: string; args: A } | undefined {
+  const [role, json] = process.argv.slice(2);
+  if (process.send === undefined || role === undefined) return undefined;
+  return { role, args: JSON.parse(json ?? '{}') as A };
+}
+
+export interface LoadResult {
+  rate: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/**
+ * `concurrency` loops each calling `call(worker)` back to back for `ms`; throughput and
+ * latency percentiles (ms) over every call.
+ */
+export async function closedLoop(concurrency: number, ms: number, call: (worker: number) => Promise<unknown>): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+    for (;;) {
+      const s = performance.now();
+      if (s >= end) return;
+      try {
+        await call(w);
+      } catch {
+        errors++;
+      }
+      latencies.push(performance.now() - s);
+    }
+  }));
+  const elapsed = performance.now() - t0;
+  return { rate: latencies.length / (elapsed / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+}
+
+/** Runs `a` and `b` alternately `rounds` times; medians of each figure, and of the per-round rate ratios. */
+export async function alternate(rounds: number, a: () => Promise<LoadResult>, b: () => Promise<LoadResult>): Promise<{ a: LoadResult; b: LoadResult; rateRatio: number; p50Ratio: number }> {
+  const ra: LoadResult[] = [];
+  const rb: LoadResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    ra.push(await a());
+    rb.push(await b());
+  }
+  const med = (xs: LoadResult[]): LoadResult => ({
+    rate: median(xs.map((x) => x.rate)),
+    p50: median(xs.map((x) => x.p50)),
+    p99: median(xs.map((x) => x.p99)),
+    errors: xs.reduce((n, x) => n + x.errors, 0),
+  });
+  return {
+    a: med(ra),
+    b: med(rb),
+    rateRatio: median(ra.map((x, i) => x.rate / rb[i]!.rate)),
+    p50Ratio: median(ra.map((x, i) => x.p50 / rb[i]!.p50)),
+  };
+}
+
+export const ms = (x: number): string => `${x.toFixed(3)} ms`;

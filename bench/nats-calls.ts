@@ -1,0 +1,78 @@
+/**
+ * Cross-silo grain calls over NATS beside raw NATS request/reply, between the same two
+ * processes, with the same payload sizes, at concurrency 1, 16 and 256:
+ *  - Granary: silo A (this process, hosting no `Echo`) calls `Echo.echo(s)` on silo B (a
+ *    forked process): codec, routing, transport, B's activation turn, and back;
+ *  - raw: `nc.request()` from this process to a plain subscription in process B that
+ *    answers with a reply as long as the grain's reply (noAsyncTraces on, as in Granary).
+ * Targets (issue 3): throughput ≥ 1.0× raw at c256; p50 ≤ 1.25× raw at c1.
+ */
+import { connect, type NatsConnection } from 'nats';
+import { Grain, Silo, encode, memoryStorage, natsCluster } from 'granary';
+import { NatsServer, alternate, closedLoop, forkRole, ms, workerRole } from './_nats-support.js';
+import { fmtRate, heading } from './support.js';
+
+export class Echo extends Grain {
+  async echo(s: string): Promise<string> { return s; }
+}
+class Nothing extends Grain {}
+
+const ARG = 'x'.repeat(64);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const MS = Number(process.env.BENCH_MS ?? 1000);
+
+interface Args { url: string; cluster: string; requestBytes: number; replyBytes: number }
+
+const worker = workerRole<Args>();
+if (worker?.role === 'callee') {
+  const { url, cluster, replyBytes } = worker.args;
+  const silo = await Silo.start({ grains: [Echo], cluster: natsCluster({ servers: url, name: cluster }), storage: memoryStorage() });
+  const nc = await connect({ servers: url });
+  const reply = new TextEncoder().encode('y'.repeat(replyBytes));
+  nc.subscribe('bench.raw', { callback: (_err, m) => { m.respond(reply); } });
+  await nc.flush();
+  process.send!({ silo: silo.id });
+  process.on('disconnect', () => process.exit(0));
+} else if (worker === undefined) {
+  await main();
+}
+
+async function main(): Promise<void> {
+  const nats = await NatsServer.start();
+  const cluster = 'bench-calls';
+  // What crosses the wire for one call and its reply, so raw carries the same bytes.
+  const requestBytes = encode({ k: 'call', target: 'Echo/k0', method: 'echo', args: [ARG], timeout: 30000, hops: 0, placed: true }).length;
+  const replyBytes = encode({ k: 'ok', value: ARG, host: '01JZZZZZZZZZZZZZZZZZZZZZZZ' }).length;
+  const callee = await forkRole<{ silo: string }>(import.meta.url, 'callee', { url: nats.url, cluster, requestBytes, replyBytes } satisfies Args);
+  const caller = await Silo.start({ grains: [Nothing], cluster: natsCluster({ servers: nats.url, name: cluster }), storage: memoryStorage() });
+  const raw: NatsConnection = await connect({ servers: nats.url, noAsyncTraces: true });
+  const rawPayload = new TextEncoder().encode('x'.repeat(requestBytes));
+  try {
+    const refs = Array.from({ length: 256 }, (_, i) => caller.getGrain<Echo>('Echo', `k${i}`));
+    await Promise.all(refs.map((r) => r.echo(ARG))); // activate all on B
+    for (let i = 0; i < 3; i++) await Promise.all(refs.map((r) => r.echo(ARG)));
+    const hosted = caller.router.caller.cache.get('Echo/k0');
+    if (hosted !== callee.ready.silo) throw new Error(`Echo/k0 is not on the callee silo (${hosted})`);
+
+    heading(`cross-silo grain call vs raw NATS request/reply (${requestBytes} B request, ${replyBytes} B reply; median of ${ROUNDS} alternating ${MS} ms rounds)`);
+    console.log('conc   granary calls/s   p50        p99        | raw request/s     p50        p99        | rate ratio  p50 ratio');
+    for (const c of [1, 16, 256]) {
+      const r = await alternate(
+        ROUNDS,
+        () => closedLoop(c, MS, (w) => refs[w]!.echo(ARG)),
+        () => closedLoop(c, MS, () => raw.request('bench.raw', rawPayload, { timeout: 30_000 })),
+      );
+      const target = c === 256 ? `  (target rate ≥ 1.0×: ${r.rateRatio >= 1 ? 'met' : 'NOT met'})`
+        : c === 1 ? `  (target p50 ≤ 1.25×: ${r.p50Ratio <= 1.25 ? 'met' : 'NOT met'})` : '';
+      console.log(
+        `${String(c).padStart(4)}   ${fmtRate(r.a.rate).padStart(12)}   ${ms(r.a.p50).padStart(9)}  ${ms(r.a.p99).padStart(9)}  | ${fmtRate(r.b.rate).padStart(12)}   ${ms(r.b.p50).padStart(9)}  ${ms(r.b.p99).padStart(9)}  | ${r.rateRatio.toFixed(2)}×       ${r.p50Ratio.toFixed(2)}×${target}`,
+      );
+      if (r.a.errors + r.b.errors > 0) console.log(`       errors: granary ${r.a.errors}, raw ${r.b.errors}`);
+    }
+  } finally {
+    await raw.close();
+    await caller.stop();
+    await callee.kill('SIGTERM');
+    await nats.stop();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The grain directory on NATS: first calls (each one an activation: the client's directory
+ * lookup, placement, the silo's atomic register, activation) across two silo processes,
+ * beside the raw JetStream KV `create` rate from this process, at the same concurrency.
+ * A first call costs at least two KV round trips (lookup + create) where raw costs one.
+ */
+import { connect } from 'nats';
+import { GrainClient, Grain, Silo, memoryStorage, natsCluster } from 'granary';
+import { NatsServer, alternate, closedLoop, forkRole, ms, workerRole } from './_nats-support.js';
+import { fmtRate, heading } from './support.js';
+
+export class Cell extends Grain<{ v: number }> {
+  protected override initialState() { return { v: 0 }; }
+  async touch(): Promise<number> { return ++this.state.v; }
+}
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const MS = Number(process.env.BENCH_MS ?? 1000);
+
+interface Args { url: string; cluster: string }
+
+const worker = workerRole<Args>();
+if (worker?.role === 'silo') {
+  const silo = await Silo.start({ grains: [Cell], cluster: natsCluster({ servers: worker.args.url, name: worker.args.cluster }), storage: memoryStorage() });
+  process.send!({ silo: silo.id });
+  process.on('disconnect', () => process.exit(0));
+} else if (worker === undefined) {
+  await main();
+}
+
+async function main(): Promise<void> {
+  const nats = await NatsServer.start();
+  const cluster = 'bench-directory';
+  const silos = await Promise.all([0, 1].map(() => forkRole(import.meta.url, 'silo', { url: nats.url, cluster } satisfies Args)));
+  const client = await GrainClient.connect({ nats: nats.url, cluster });
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
+  const kv = await nc.jetstream().views.kv('bench-raw-create', { history: 1 });
+  try {
+    let seq = 0;
+    // Warm both paths (connections, buckets, JIT).
+    await closedLoop(16, 300, () => client.getGrain<Cell>('Cell', `warm-${seq++}`).touch());
+    await closedLoop(16, 300, () => kv.create(`warm-${seq++}`, 'x'));
+
+    heading(`first call (activation) across 2 silo processes vs raw KV create (median of ${ROUNDS} alternating ${MS} ms rounds)`);
+    console.log('conc   activations/s   p50        p99        | KV create/s     p50        p99        | ratio');
+    for (const c of [1, 16, 64]) {
+      const r = await alternate(
+        ROUNDS,
+        () => closedLoop(c, MS, () => client.getGrain<Cell>('Cell', `c${c}-${seq++}`).touch()),
+        () => closedLoop(c, MS, () => kv.create(`c${c}-${seq++}`, JSON.stringify({ silo: '01JZZZZZZZZZZZZZZZZZZZZZZZ', activation: '1' }))),
+      );
+      console.log(`${String(c).padStart(4)}   ${fmtRate(r.a.rate).padStart(12)}   ${ms(r.a.p50).padStart(9)}  ${ms(r.a.p99).padStart(9)}  | ${fmtRate(r.b.rate).padStart(12)}   ${ms(r.b.p50).padStart(9)}  ${ms(r.b.p99).padStart(9)}  | ${r.rateRatio.toFixed(2)}×`);
+      if (r.a.errors + r.b.errors > 0) console.log(`       errors: activations ${r.a.errors}, raw ${r.b.errors}`);
+    }
+  } finally {
+    await nc.close();
+    await client.close();
+    await Promise.all(silos.map((s) => s.kill('SIGTERM')));
+    await nats.stop();
+  }
+}

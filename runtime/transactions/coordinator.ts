@@ -1,0 +1,111 @@
+/**
+ * Running a transaction: `fn` runs with the transaction in its call scope, so every call it
+ * makes carries it and every participant enlists; then the coordinator (where `fn` ran: a
+ * client, or a grain's turn) asks the first writer to commit (see manager.ts), or, when
+ * nothing was written, has the readers vote directly.
+ *
+ * When the coordinator loses contact with the manager during commit, the outcome is found
+ * and made final through `$txn.resolve` (the transaction record, created `aborted` if
+ * absent), and the participants are told. Only if no participant can be reached at all is
+ * the caller told `TransactionInDoubtError`.
+ */
+import { currentScope, newScope, scopeStorage } from '../context.js';
+import { abortedError, conflictError, TransactionInDoubtError } from './errors.js';
+import { MSG, type TxnEnv } from './host.js';
+import { askVote, notify, type PartEntry } from './manager.js';
+import { resolveRunOptions, type TransactionRunOptions } from './options.js';
+import type { Outcome } from './records.js';
+import { TxnContext, txnOfScope } from './txn-context.js';
+
+const ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** A transaction id: time-ordered prefix, 14 random characters. */
+export function newTxnId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(14));
+  let id = Date.now().toString(36);
+  for (const b of bytes) id += ID_ALPHABET[b % 36];
+  return id;
+}
+
+export async function runTransaction<T>(env: TxnEnv, fn: () => T | Promise<T>, options?: TransactionRunOptions): Promise<T> {
+  if (typeof fn !== 'function') throw new TypeError('transaction(fn) takes a function');
+  const o = resolveRunOptions(options);
+  const cur = currentScope();
+  if (o.option === 'createOrJoin' && txnOfScope(cur) !== undefined) return await fn();
+  const txn = new TxnContext(newTxnId(), env.clock.now() + o.timeoutMs, o.lockWaitMs);
+  const scope = newScope(cur?.ctx, true, cur?.grain, cur?.parent, cur?.remoteChain, txn);
+  let value: T;
+  try {
+    value = await scopeStorage.run(scope, fn);
+  } catch (err) {
+    await tellAll(env, txn, 'aborted');
+    throw abortedError(txn.id, err);
+  }
+  const unfinished = txn.calls > 0
+    ? 'the function returned while calls it made inside the transaction were still running (await every call)'
+    : txn.broken ?? (env.clock.now() >= txn.deadline ? `it ran longer than its timeout` : undefined);
+  if (unfinished !== undefined) {
+    await tellAll(env, txn, 'aborted');
+    throw conflictError(txn.id, unfinished);
+  }
+  await commit(env, txn);
+  return value;
+}
+
+function partsOf(txn: TxnContext): PartEntry[] {
+  return [...txn.participants].map(([k, w]) => [k, w ? 1 : 0]);
+}
+
+function tellAll(env: TxnEnv, txn: TxnContext, outcome: Outcome): Promise<void> {
+  return notify(env, [...txn.participants.keys()], txn.id, outcome);
+}
+
+async function commit(env: TxnEnv, txn: TxnContext): Promise<void> {
+  const parts = partsOf(txn);
+  if (parts.length === 0) return;
+  const wire = txn.toJSON();
+  const writers = parts.filter(([, w]) => w === 1);
+  if (writers.length === 0) {
+    // Read only: each reader checks it still holds its locks and lets go. Nothing to write.
+    const votes = await Promise.all(parts.map(([k]) => askVote(env, k, wire, false)));
+    const no = votes.find((v) => v.vote !== 'ro');
+    if (no === undefined) return;
+    await tellAll(env, txn, 'aborted');
+    throw conflictError(txn.id, no.reason ?? 'a participant voted no');
+  }
+  const manager = writers[0]![0];
+  let failure: unknown;
+  try {
+    await env.call(manager, MSG.finish, [wire, parts]);
+    return;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'transaction_aborted') throw abortedError(txn.id, err);
+    failure = err;
+  }
+  // The manager did not answer: find the outcome out, make it final, tell everyone.
+  const outcome = await resolveInDoubt(env, txn.id, writers.length === 1 ? [manager] : parts.map(([k]) => k), writers.length === 1, failure);
+  await tellAll(env, txn, outcome);
+  if (outcome === 'aborted') throw abortedError(txn.id, failure);
+}
+
+/** Asks participants (the manager first) to settle the outcome; a few rounds, then in doubt. */
+async function resolveInDoubt(env: TxnEnv, txnId: string, candidates: string[], onePhase: boolean, failure: unknown): Promise<Outcome> {
+  let last: unknown = failure;
+  for (let round = 0; round < 6; round++) {
+    for (const key of candidates) {
+      try {
+        const r = await env.call(key, MSG.resolve, [txnId, onePhase]);
+        if (r === 'committed' || r === 'aborted') return r;
+        last = new Error(`${key} could not settle it yet (${String(r)})`);
+      } catch (err) {
+        last = err;
+      }
+    }
+    // Real time, not the host clock: this waits for a silo or the network to come back.
+    await new Promise((r) => setTimeout(r, 20 * 2 ** round));
+  }
+  throw new TransactionInDoubtError(
+    `transaction ${txnId}: lost contact while committing (${(failure as Error)?.message ?? String(failure)}) and could not find out whether it committed (${(last as Error)?.message ?? String(last)})`,
+    { cause: failure, data: { txn: txnId } },
+  );
+}

@@ -1,0 +1,66 @@
+/**
+ * What the transactions module needs from the activation it serves, and how it sends its
+ * own protocol messages. Kept structural so the module imports nothing from the
+ * activation at run time (the activation imports this module).
+ */
+import type { Clock } from '../clock.js';
+import type { GrainType } from '../grain-type.js';
+import type { GrainId } from '../identity.js';
+import { PendingCall } from '../pending-call.js';
+import type { StorageProvider } from '../storage.js';
+import { parseGrainId } from '../identity.js';
+import { transactionDefaults } from './options.js';
+
+/** The activation as the transactions module sees it (`runtime/activation.ts` `Activation`). */
+export interface TxnActivation {
+  readonly id: GrainId;
+  /** `"type/key"`. */
+  readonly key: string;
+  readonly type: GrainType;
+  /** `Status.Dead` (3) once the activation ended, or its silo crashed. */
+  readonly status: number;
+  readonly grain: unknown;
+  readonly host: {
+    readonly clock: Clock;
+    readonly storage: StorageProvider;
+    ref(type: string, key: string): unknown;
+    /** Routes a call from this silo (the local activation, the directory, placement). */
+    reroute(call: PendingCall): void;
+    /** Reports an error no caller will see. */
+    reportError?(act: TxnActivation, what: string, err: unknown): void;
+  };
+  delayDeactivation(ms: number): void;
+}
+
+/** Activation statuses (mirror `Status` in runtime/activation.ts). */
+export const ACTIVATING = 0;
+export const DEAD = 3;
+
+/** Where a transaction is coordinated from: a client or a grain. */
+export interface TxnEnv {
+  readonly clock: Clock;
+  /** Sends a protocol message (`$txn.*`) to a grain, outside any transaction. */
+  call(target: string, method: string, args: unknown[]): Promise<unknown>;
+}
+
+/** Protocol messages are calls to these reserved method names; they bypass the mailbox. */
+export const MSG = {
+  prepare: '$txn.prepare',
+  finish: '$txn.finish',
+  commit: '$txn.commit',
+  abort: '$txn.abort',
+  resolve: '$txn.resolve',
+} as const;
+
+/** Sends protocol messages from a silo, routed like any call made on that silo. */
+export function siloEnv(act: TxnActivation): TxnEnv {
+  const host = act.host;
+  return {
+    clock: host.clock,
+    call(target, method, args) {
+      return new Promise((resolve, reject) => {
+        host.reroute(new PendingCall(parseGrainId(target), target, method, args, undefined, transactionDefaults.messageTimeoutMs, false, 0, resolve, reject));
+      });
+    },
+  };
+}

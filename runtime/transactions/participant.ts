@@ -1,0 +1,308 @@
+/**
+ * One grain activation's side of the protocol: the transactions that touched its
+ * transactional states, their locks, and its answers to protocol messages (prepare,
+ * commit, abort, resolve). Messages are handled outside the mailbox, so a turn waiting for
+ * a lock never holds up the commit that would release it.
+ */
+import { currentScope } from '../context.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { TimerHandle } from '../clock.js';
+import { conflictError } from './errors.js';
+import { DEAD, type TxnActivation } from './host.js';
+import { transactionDefaults } from './options.js';
+import { createRecord, readRecord, type Outcome } from './records.js';
+import { TxState } from './state.js';
+import { txnOfScope, type TxnWire } from './txn-context.js';
+
+export type PTxnStatus = 'active' | 'preparing' | 'prepared' | 'committing' | 'done';
+
+/** A participant's vote on prepare: `ro` = read only here, released already. */
+export interface Vote {
+  vote: 'yes' | 'ro' | 'no';
+  reason?: string;
+}
+
+/** A transaction as one participant knows it. */
+export class PTxn {
+  status: PTxnStatus = 'active';
+  /** States this transaction holds a lock on. */
+  readonly locked = new Set<TxState<unknown>>();
+  /** States it changed. */
+  readonly writes = new Set<TxState<unknown>>();
+  timer: TimerHandle | undefined = undefined;
+  outcome: Outcome | undefined = undefined;
+  reason: string | undefined = undefined;
+  private waiting: (() => void)[] | undefined = undefined;
+
+  constructor(readonly id: string, readonly deadline: number, readonly lockWaitMs: number) {}
+
+  /** Resolves once it is committed or aborted here. */
+  finished(): Promise<void> {
+    if (this.status === 'done') return Promise.resolve();
+    return new Promise((r) => (this.waiting ??= []).push(r));
+  }
+
+  markDone(outcome: Outcome, reason?: string): void {
+    this.status = 'done';
+    this.outcome = outcome;
+    this.reason = reason;
+    this.timer?.cancel();
+    this.timer = undefined;
+    for (const r of this.waiting ?? []) r();
+    this.waiting = undefined;
+  }
+}
+
+/** How many finished transaction ids a participant remembers (to refuse late calls of them). */
+const REMEMBERED = 4096;
+
+export class Participant {
+  readonly states = new Map<string, TxState<unknown>>();
+  readonly txns = new Map<string, PTxn>();
+  /** Outcomes of transactions that finished here; `released` = read only, outcome unknown. */
+  private readonly outcomes = new Map<string, Outcome | 'released'>();
+
+  constructor(readonly act: TxnActivation) {}
+
+  register<T>(name: string, init: () => T): TxState<T> {
+    if (typeof name !== 'string' || name.length === 0 || name.includes('#')) {
+      throw new TypeError(`transactionalState needs a non-empty name without "#" (got ${JSON.stringify(name)})`);
+    }
+    if (typeof init !== 'function') throw new TypeError(`transactionalState("${name}", init): init must be a function returning the initial value`);
+    if (this.states.has(name)) throw new TypeError(`${this.act.type.name} declares transactional state "${name}" twice`);
+    const s = new TxState<T>(this, name, init);
+    this.states.set(name, s as TxState<unknown>);
+    return s;
+  }
+
+  knownOutcome(txnId: string): Outcome | undefined {
+    const o = this.outcomes.get(txnId);
+    return o === 'released' ? undefined : o;
+  }
+
+  recoveryGraceMs(): number {
+    return transactionDefaults.recoveryGraceMs;
+  }
+
+  report(what: string, err: unknown): void {
+    this.act.host.reportError?.(this.act, `transaction ${what}`, err);
+  }
+
+  private remember(txnId: string, outcome: Outcome | 'released'): void {
+    this.outcomes.delete(txnId);
+    this.outcomes.set(txnId, outcome);
+    if (this.outcomes.size > REMEMBERED) this.outcomes.delete(this.outcomes.keys().next().value!);
+  }
+
+  // ---- inside a transaction's turns -----------------------------------------------
+
+  /** Enlists the current transaction here, loads `s` and takes its lock. */
+  async enter(s: TxState<unknown>, write: boolean): Promise<PTxn> {
+    const ctx = txnOfScope(currentScope());
+    if (ctx === undefined) {
+      throw new InvalidArgumentError(
+        `${s.describe()} was used outside a transaction; use it in a method marked 'join', 'create' or 'createOrJoin' (static transactions), or inside client.transaction(...) / this.transaction(...)`,
+        { code: 'transaction_required' },
+      );
+    }
+    let t = this.txns.get(ctx.id);
+    try {
+      if (t === undefined) {
+        const known = this.outcomes.get(ctx.id);
+        if (known !== undefined) throw conflictError(ctx.id, `a call of it reached ${this.act.key} after the transaction had already ${known === 'aborted' ? 'aborted' : 'finished'} there`);
+        if (this.act.host.clock.now() >= ctx.deadline) throw conflictError(ctx.id, `it ran past its deadline before reaching ${this.act.key}`);
+        t = new PTxn(ctx.id, ctx.deadline, ctx.lockWaitMs);
+        this.txns.set(t.id, t);
+        this.watch(t);
+      } else if (t.status !== 'active') {
+        throw conflictError(t.id, `a call of it reached ${this.act.key} after its commit had started (await every call made inside a transaction)`);
+      }
+      ctx.join(this.act.key, false);
+      const loading = s.ensureLoaded();
+      if (loading !== undefined) await loading;
+      if (t.status !== 'active') throw conflictError(t.id, t.reason ?? `it was aborted at ${this.act.key}`);
+      const waiting = s.acquire(t, write);
+      if (waiting !== undefined) await waiting;
+    } catch (err) {
+      ctx.break(`${this.act.key}: ${(err as Error)?.message ?? String(err)}`);
+      throw err;
+    }
+    return t;
+  }
+
+  /** The current transaction changed state here. */
+  wrote(_t: PTxn): void {
+    txnOfScope(currentScope())?.join(this.act.key, true);
+  }
+
+  /** Gives up on a transaction still running at its deadline; asks the record about a prepared one. */
+  private watch(t: PTxn): void {
+    const clock = this.act.host.clock;
+    const at = t.deadline + this.recoveryGraceMs();
+    const ms = Math.max(1, at - clock.now());
+    // Keep the activation (and what it holds for the transaction) alive that long.
+    this.act.delayDeactivation(ms + 1_000);
+    t.timer = clock.setTimer(() => {
+      t.timer = undefined;
+      if (t.status === 'active') this.abortLocal(t, `it ran past its deadline at ${this.act.key}`);
+      else if (t.status === 'prepared') this.resolveByRecord(t).catch((err) => { this.report('recovery', err); this.rearm(t); });
+      else if (t.status !== 'done') this.rearm(t);
+    }, ms);
+  }
+
+  private rearm(t: PTxn): void {
+    if (t.status === 'done') return;
+    t.timer = this.act.host.clock.setTimer(() => {
+      t.timer = undefined;
+      if (t.status === 'prepared') this.resolveByRecord(t).catch((err) => { this.report('recovery', err); this.rearm(t); });
+      else this.rearm(t);
+    }, this.recoveryGraceMs());
+  }
+
+  /** A prepared transaction whose outcome never arrived: the record decides (absent → aborted). */
+  private async resolveByRecord(t: PTxn): Promise<void> {
+    if (this.act.status === DEAD) return;
+    const storage = this.act.host.storage;
+    const outcome = (await readRecord(storage, t.id)) ?? (await createRecord(storage, t.id, 'aborted', this.act.host.clock.now()));
+    this.settle(t.id, outcome);
+  }
+
+  // ---- local outcomes ------------------------------------------------------------
+
+  abortLocal(t: PTxn, reason: string): void {
+    if (t.status === 'done') return;
+    t.markDone('aborted', reason);
+    this.txns.delete(t.id);
+    this.remember(t.id, 'aborted');
+    const err = conflictError(t.id, reason);
+    for (const s of this.states.values()) s.cancelWaits(t, err);
+    for (const s of t.locked) s.release(t);
+  }
+
+  /** Commits `t` here: its new values become the committed ones (unless already reloaded from storage). */
+  commitLocal(t: PTxn, apply = true): void {
+    if (t.status === 'done') return;
+    t.markDone('committed');
+    this.txns.delete(t.id);
+    this.remember(t.id, 'committed');
+    if (apply) for (const s of t.writes) s.apply(t);
+    for (const s of t.locked) s.release(t);
+  }
+
+  /**
+   * The one-phase commit write of `t` failed without saying whether it landed. The item
+   * (reloaded) says: `t` among its recent commits → committed; otherwise fence the item so
+   * the write can never land late → aborted.
+   */
+  async settleUncertainOnePhase(t: PTxn, s: TxState<unknown>): Promise<Outcome> {
+    for (let attempt = 0; ; attempt++) {
+      const l = s.ensureLoaded();
+      if (l !== undefined) await l;
+      if (s.committedOnePhase(t.id)) {
+        this.commitLocal(t, false);
+        return 'committed';
+      }
+      try {
+        await s.fence();
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
+    this.abortLocal(t, `the commit write of ${s.describe()} did not land`);
+    return 'aborted';
+  }
+
+  /** Read only here: lets go of its locks; the outcome is not this participant's concern. */
+  private releaseReadOnly(t: PTxn): void {
+    t.markDone('committed');
+    this.txns.delete(t.id);
+    this.remember(t.id, 'released');
+    for (const s of t.locked) s.release(t);
+  }
+
+  /** A write of this participant failed: its in-memory view may be stale, so transactions holding it abort. */
+  invalidated(s: TxState<unknown>, reason: string): void {
+    for (const t of [...this.txns.values()]) if (t.locked.has(s) && t.status === 'active') this.abortLocal(t, reason);
+  }
+
+  // ---- protocol messages -----------------------------------------------------------
+
+  /** Prepare: a writer makes its new values durable as pending values; a reader checks and lets go. */
+  async prepare(w: TxnWire, write: boolean): Promise<Vote> {
+    const t = this.txns.get(w.id);
+    if (t === undefined || t.status !== 'active') {
+      const known = this.outcomes.get(w.id);
+      return { vote: 'no', reason: t ? `it was already ${t.status} at ${this.act.key}` : known ? `it had already ${known === 'aborted' ? 'aborted' : 'ended'} at ${this.act.key}` : `${this.act.key} does not know it (its activation was lost, or it timed out there)` };
+    }
+    if (t.writes.size === 0) {
+      this.releaseReadOnly(t);
+      return { vote: 'ro' };
+    }
+    if (!write) {
+      this.abortLocal(t, 'the coordinator asked for a read-only vote from a participant that changed state');
+      return { vote: 'no', reason: `${this.act.key} changed state, but the coordinator did not know` };
+    }
+    t.status = 'preparing';
+    try {
+      await Promise.all([...t.writes].map((s) => s.writePending(t)));
+    } catch (err) {
+      this.abortLocal(t, `${this.act.key} could not prepare: ${(err as Error).message}`);
+      return { vote: 'no', reason: `${this.act.key} could not prepare: ${(err as Error).message}` };
+    }
+    if (t.status !== 'preparing') return { vote: 'no', reason: t.reason ?? `it aborted at ${this.act.key} while preparing` };
+    t.status = 'prepared';
+    for (const s of t.locked) if (!t.writes.has(s)) s.release(t);
+    return { vote: 'yes' };
+  }
+
+  /** The outcome of a transaction, from its coordinator or from recovery. */
+  settle(txnId: string, outcome: Outcome): void {
+    const t = this.txns.get(txnId);
+    if (t !== undefined) {
+      if (outcome === 'aborted') this.abortLocal(t, 'its coordinator aborted it');
+      // Only a prepared transaction can have committed; anything else is a stray message.
+      else if (t.status === 'prepared' || t.status === 'committing') this.commitLocal(t);
+    }
+    for (const s of this.states.values()) s.resolveRecovered(txnId, outcome);
+    if (t === undefined && !this.outcomes.has(txnId)) this.remember(txnId, outcome);
+  }
+
+  /**
+   * Finds out the outcome of a transaction whose coordinator lost contact, and makes it
+   * final: the transaction record if there is one; a one-phase commit of this grain if one
+   * is remembered; otherwise `aborted`, made final by fencing this grain's items (so a
+   * one-phase write still in flight cannot land) and creating the record `aborted`.
+   */
+  async resolve(txnId: string, onePhase: boolean): Promise<Outcome> {
+    const t = this.txns.get(txnId);
+    if (t !== undefined && (t.status === 'preparing' || t.status === 'committing')) await t.finished();
+    const known = this.knownOutcome(txnId);
+    if (known !== undefined) return known;
+    const storage = this.act.host.storage;
+    const recorded = await readRecord(storage, txnId);
+    if (recorded !== undefined) {
+      this.settle(txnId, recorded);
+      return recorded;
+    }
+    if (onePhase) {
+      for (let attempt = 0; ; attempt++) {
+        for (const s of this.states.values()) {
+          const l = s.ensureLoaded();
+          if (l !== undefined) await l;
+          if (s.committedOnePhase(txnId)) { this.settle(txnId, 'committed'); return 'committed'; }
+        }
+        if (this.act.status === DEAD) throw new Error(`${this.act.key} is no longer active`);
+        try {
+          for (const s of this.states.values()) await s.fence();
+          break;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+        }
+      }
+    }
+    const outcome = await createRecord(storage, txnId, 'aborted', this.act.host.clock.now());
+    this.settle(txnId, outcome);
+    return outcome;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * A transaction as one process sees it: its identity and bounds (what travels with every
+ * call made inside it), the participants found so far, and whether the part of the call tree
+ * run from this process is complete.
+ *
+ * It rides in `CallScope.txn`. A local callee shares the caller's object, so participants
+ * it enlists are seen at once; a remote callee gets a copy (from the wire form) and its
+ * reply carries back what the copy learnt (`replyInfo`), merged into the caller's object.
+ * A call that fails without a reply (timeout, silo gone) leaves the coordinator unsure
+ * which participants joined, so the transaction can no longer commit (`broken`).
+ */
+import type { CallScope } from '../context.js';
+import { InvalidArgumentError } from '../errors.js';
+import { lostTrackOf } from './errors.js';
+
+/** What travels in `CallMessage.txn`. */
+export interface TxnWire {
+  id: string;
+  /** Deadline, epoch ms on the coordinator's clock. */
+  dl: number;
+  /** Bound on one lock wait, ms. */
+  lw: number;
+}
+
+/** What a reply carries back (`Reply.txn`). */
+export interface TxnReplyInfo {
+  /** Participants: `[grainKey, wrote ? 1 : 0]`. */
+  p?: [string, number][];
+  /** Why the transaction can no longer commit. */
+  b?: string;
+  /** Calls made inside the transaction that were still open when the reply left. */
+  c?: number;
+}
+
+export class TxnContext {
+  /** Grain key (`"type/key"`) → whether it wrote transactional state. */
+  readonly participants = new Map<string, boolean>();
+  /** Calls made from this process inside the transaction that have not returned yet. */
+  calls = 0;
+  /** Set when the transaction can no longer commit, with the reason. */
+  broken: string | undefined = undefined;
+
+  constructor(readonly id: string, readonly deadline: number, readonly lockWaitMs: number) {}
+
+  /** Records a participant (`wrote` is sticky: once a writer, always a writer). */
+  join(key: string, wrote: boolean): void {
+    const before = this.participants.get(key);
+    if (before === undefined || (wrote && !before)) this.participants.set(key, wrote);
+  }
+
+  break(reason: string): void {
+    this.broken ??= reason;
+  }
+
+  /** The wire form: only identity and bounds travel down the call tree. */
+  toJSON(): TxnWire {
+    return { id: this.id, dl: this.deadline, lw: this.lockWaitMs };
+  }
+
+  /** What a reply from this process tells its caller; undefined when there is nothing. */
+  replyInfo(): TxnReplyInfo | undefined {
+    if (this.participants.size === 0 && this.broken === undefined && this.calls === 0) return undefined;
+    const info: TxnReplyInfo = {};
+    if (this.participants.size > 0) info.p = [...this.participants].map(([k, w]) => [k, w ? 1 : 0]);
+    if (this.broken !== undefined) info.b = this.broken;
+    if (this.calls > 0) info.c = this.calls;
+    return info;
+  }
+
+  merge(info: TxnReplyInfo): void {
+    if (Array.isArray(info.p)) for (const [k, w] of info.p) if (typeof k === 'string') this.join(k, w === 1);
+    if (typeof info.b === 'string') this.break(info.b);
+    if (typeof info.c === 'number' && info.c > 0) {
+      this.break('a call made inside the transaction was still running when its caller returned (await every call made inside a transaction)');
+    }
+  }
+
+  static fromWire(x: unknown): TxnContext {
+    const w = x as Partial<TxnWire> | null;
+    if (w === null || typeof w !== 'object' || typeof w.id !== 'string' || w.id.length === 0 || w.id.length > 128 ||
+      typeof w.dl !== 'number' || typeof w.lw !== 'number') {
+      throw new InvalidArgumentError('malformed transaction info in the call message');
+    }
+    return new TxnContext(w.id, w.dl, w.lw);
+  }
+}
+
+/** The transaction a scope runs in, normalised to a `TxnContext` (a remote copy on first use). */
+export function txnOfScope(scope: CallScope | undefined): TxnContext | undefined {
+  const t = scope?.txn;
+  if (t === undefined || t === null) return undefined;
+  if (t instanceof TxnContext) return t;
+  const ctx = TxnContext.fromWire(t);
+  scope!.txn = ctx;
+  return ctx;
+}
+
+// ---- hooks for the call path (cluster-caller, router) ----------------------------------
+
+/**
+ * Wraps the promise of a call made inside a transaction: counts it as open until it
+ * returns, and marks the transaction broken when the call's part is lost.
+ */
+export function trackTransactionalCall<T>(txn: unknown, p: Promise<T>): Promise<T> {
+  if (!(txn instanceof TxnContext)) return p;
+  txn.calls++;
+  return p.then(
+    (v) => { txn.calls--; return v; },
+    (err) => {
+      txn.calls--;
+      if (lostTrackOf(err)) txn.break(`a call made inside the transaction failed without an answer: ${(err as Error).message}`);
+      throw err;
+    },
+  );
+}
+
+/** Adds the transaction info of the callee side of a remote call to its reply. */
+export function withTransactionReply<R extends object>(reply: R, scope: CallScope | undefined): R {
+  const t = scope?.txn;
+  if (!(t instanceof TxnContext)) return reply;
+  const info = t.replyInfo();
+  return info === undefined ? reply : { ...reply, txn: info };
+}
+
+/** Merges a reply's transaction info into the caller's transaction. */
+export function mergeTransactionReply(scope: CallScope | undefined, info: unknown): void {
+  const t = scope?.txn;
+  if (t instanceof TxnContext && info !== null && typeof info === 'object') t.merge(info as TxnReplyInfo);
+}

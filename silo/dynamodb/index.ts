@@ -1,0 +1,8 @@
+/** DynamoDB grain storage, and dynalite embedded for development (`granary/silo`'s DynamoDB adapter). */
+export { dynamoStorage } from './storage.js';
+export type { DynamoStorage } from './storage.js';
+export type { DynamoStorageOptions, AwsCredentialIdentity } from './options.js';
+export type { EnsureTableResult } from './table.js';
+export { TableNotFoundError } from './errors.js';
+export { startEmbeddedDynalite } from './dynalite.js';
+export type { EmbeddedDynalite, EmbeddedDynaliteOptions } from './dynalite.js';

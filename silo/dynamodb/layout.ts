@@ -1,0 +1,57 @@
+/**
+ * The table layout. One item per grain state, keyed `pk = "type/key#stateName"`:
+ *
+ * | attribute  | type | meaning |
+ * | ---------- | ---- | ------- |
+ * | `pk`       | S    | `type/key#stateName` (the only key) |
+ * | `version`  | N    | 1, 2, 3 … — every write and clear adds one; the ETag is its decimal text |
+ * | `writeId`  | S    | random id of the write that made this version (recognises our own retried write) |
+ * | `payload`  | S    | the state's codec text, when stored as is |
+ * | `payloadZ` | B    | the text deflate-compressed (raw deflate of its UTF-8) |
+ * | `chunks`   | N    | the (possibly compressed) bytes live in this many chunk items … |
+ * | `chunkSet` | S    | … keyed `pk@chunkSet/i`, `i` = 0 … chunks-1, each holding `data` (B) |
+ * | `zipped`   | BOOL | the chunked bytes are deflate-compressed |
+ * | `updatedAt`| N    | epoch ms of the write (for operators; never used for logic) |
+ *
+ * A cleared state is a tombstone: `pk`, `version`, `writeId`, `updatedAt` and no payload, so
+ * versions never repeat (no ABA). A chunk set is written before the conditional write of the
+ * head item that names it and is never modified, so a head always names complete chunks.
+ */
+import { InvalidArgumentError, type GrainId } from '../../runtime/index.js';
+
+export const A = {
+  pk: 'pk',
+  version: 'version',
+  writeId: 'writeId',
+  payload: 'payload',
+  payloadZ: 'payloadZ',
+  chunks: 'chunks',
+  chunkSet: 'chunkSet',
+  zipped: 'zipped',
+  updatedAt: 'updatedAt',
+  data: 'data',
+} as const;
+
+/** DynamoDB's item limit is 400 KB including names and key; keep well under it. */
+export const MAX_INLINE_BYTES = 350_000;
+export const CHUNK_BYTES = 350_000;
+
+/** The partition key of a grain's state item. */
+export function itemKey(id: GrainId, stateName: string): string {
+  // '#' separates the state name, so a state name must not contain it: otherwise two
+  // different (key, stateName) pairs could name the same item.
+  if (stateName.includes('#')) {
+    throw new InvalidArgumentError(`state name ${JSON.stringify(stateName)} of ${id.type}/${id.key} contains "#", which the DynamoDB storage uses as a separator; pick another name`);
+  }
+  return `${id.type}/${id.key}#${stateName}`;
+}
+
+/** The partition key of chunk `i` of a chunk set. */
+export function chunkKey(pk: string, chunkSet: string, i: number): string {
+  return `${pk}@${chunkSet}/${i}`;
+}
+
+/** `"type/key"` for messages. */
+export function grainName(id: GrainId): string {
+  return `${id.type}/${id.key}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * The gateway of a Node silo: the Hono app over the silo's router, served by Node's HTTP
+ * server. Calls enter the router as if a client outside any grain made them, with the
+ * request context the headers carry.
+ */
+import { RequestContext, grainId } from '../../runtime/index.js';
+import { OTHER } from '../metrics.js';
+import type { Silo } from '../silo.js';
+import { createGatewayApp, type GatewayAppOptions, type GatewayBackend } from './app.js';
+import { listenNode, nodeClientKey, type NodeGateway } from './node-server.js';
+
+export interface GatewayOptions extends GatewayAppOptions {
+  /** Port to listen on (default 8080; 0 picks a free one, see `silo.gateway.port`). */
+  port?: number;
+  /** Address to bind (default 0.0.0.0). */
+  host?: string;
+  /** On stop, how long requests in flight may take before their connections are closed (default 10 s). */
+  closeGraceMs?: number;
+}
+
+export function siloBackend(silo: Silo): GatewayBackend {
+  return {
+    invoke({ type, key, method, args, context }) {
+      const send = () => silo.router.invoke(grainId(type, key), `${type}/${key}`, method, args);
+      return context === undefined ? send() : RequestContext.run(context, send);
+    },
+    methodStatus(type, method) {
+      const t = silo.types.get(type);
+      if (t === undefined) {
+        // Hosted elsewhere: the silo that hosts it checks the method.
+        return silo.connection.membership.live().some((s) => s.types.includes(type)) ? 'unknown' : 'no_such_type';
+      }
+      return t.methods.has(method) ? 'callable' : 'not_callable';
+    },
+    ready: () => silo.ready,
+    metrics: () => silo.renderMetrics(),
+    recordCall(type, method, outcome, seconds, namesKnown) {
+      silo.metrics.recordCall('gateway', namesKnown ? type : OTHER, namesKnown ? method : OTHER, outcome, seconds);
+    },
+    ref: (type, key) => silo.getGrain(type, key),
+  };
+}
+
+/** Starts a silo's gateway; called by the silo once it has joined its cluster. */
+export async function startSiloGateway(silo: Silo, options: GatewayOptions): Promise<NodeGateway> {
+  const app = createGatewayApp(siloBackend(silo), { clientKey: nodeClientKey, ...options });
+  return listenNode(app, { port: options.port, host: options.host, closeGraceMs: options.closeGraceMs });
+}

@@ -1,0 +1,34 @@
+/**
+ * The state of the NATS connection as the cluster pieces see it: up or down. A KV operation
+ * in flight when NATS goes away fails at once (its reply would never come; the client would
+ * only give up after its timeout).
+ */
+import { SiloUnavailableError } from '../../runtime/index.js';
+
+export class Link {
+  connected = true;
+  private readonly inflight = new Set<(err: Error) => void>();
+
+  lost(): void {
+    this.connected = false;
+    const err = new SiloUnavailableError('the NATS connection was lost during the operation; retry shortly');
+    const pending = [...this.inflight];
+    this.inflight.clear();
+    for (const fail of pending) fail(err);
+  }
+
+  restored(): void {
+    this.connected = true;
+  }
+
+  /** `op`'s outcome, unless the connection drops first. */
+  guard<T>(op: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.inflight.add(reject);
+      op.then(
+        (v) => { this.inflight.delete(reject); resolve(v); },
+        (e) => { this.inflight.delete(reject); reject(e); },
+      );
+    });
+  }
+}

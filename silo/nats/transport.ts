@@ -1,0 +1,261 @@
+/**
+ * The caller side of silo-to-silo calls over NATS. Instead of `nc.request()` per call (a
+ * subscription entry, two stack-trace `Error`s and a timer each), every request goes out with
+ * `publish` and a reply subject under one wildcard inbox subscription, and a correlation map
+ * finds the waiting call. Requests queued in the same tick for the same silo share one NATS
+ * message (see `frames.ts`), and each such message has its own reply subject, so the
+ * server's "no responders" status (sent to that subject) fails exactly the calls it carried.
+ */
+import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import {
+  InvalidArgumentError, SiloUnavailableError, TimeoutError, errorFromWire,
+  type Clock, type TimerHandle, type Transport, type WireError,
+} from '../../runtime/index.js';
+import { RECORD_OVERHEAD, ReplyKind, RequestKind, packFrames, readFrame, record, type OutRecord } from './frames.js';
+import type { ClusterNames } from './names.js';
+
+interface Pending extends OutRecord {
+  readonly silo: string;
+  /** The silo's call subject, or its ping subject. */
+  readonly subject: string;
+  /** `performance.now()` when it was queued. */
+  sentAt: number;
+  resolve(reply: { kind: number; text: string }): void;
+  reject(err: Error): void;
+  timer: TimerHandle | undefined;
+  /** The NATS message (batch) that carried it, once sent. */
+  batch: number;
+}
+
+interface Batch {
+  open: number;
+  readonly members: Pending[];
+}
+
+export type PingResult = 'alive' | 'gone' | 'unknown';
+
+const MAX_ID = 0xffff_ffff;
+
+export class NatsTransport implements Transport {
+  private readonly pending = new Map<number, Pending>();
+  private readonly bySilo = new Map<string, Set<Pending>>();
+  private readonly batches = new Map<number, Batch>();
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private nextId = 0;
+  private nextBatch = 0;
+  private readonly inboxPrefix: string;
+  private readonly sub: Subscription;
+  /** False while NATS is reconnecting: requests fail fast instead of piling up. */
+  connected = true;
+  private closed = false;
+  private readonly watchdog: NodeJS.Timeout;
+  private readonly probedAt = new Map<string, number>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly names: ClusterNames,
+    private readonly clock: Clock,
+    private readonly batching: boolean,
+    /** How long a call may wait before its silo is asked whether it is still there. */
+    private readonly probeAfterMs: number,
+    /** Called with a silo whose calls wait longer than that (membership then pings it). */
+    private readonly onSlow: (siloId: string) => void,
+  ) {
+    this.inboxPrefix = createInbox() + '.';
+    this.sub = nc.subscribe(this.inboxPrefix + '*', { callback: (_err, msg) => this.onReply(msg) });
+    this.watchdog = setInterval(() => this.watch(), Math.max(10, Math.floor(probeAfterMs / 3)));
+    this.watchdog.unref();
+  }
+
+  /**
+   * A SIGKILLed silo never answers the calls it had, and if every caller is waiting on such
+   * a call, nobody sends the next one that would get "no responders". So calls waiting
+   * longer than `probeAfterMs` get their silo pinged (through membership, at most once per
+   * period per silo): a dead silo is found in a fraction of a second, a busy one answers.
+   */
+  private watch(): void {
+    if (!this.connected || this.bySilo.size === 0) return;
+    const now = performance.now();
+    for (const [silo, set] of this.bySilo) {
+      const oldest = set.values().next().value as Pending | undefined; // a Set iterates in insertion order
+      if (oldest === undefined || now - oldest.sentAt < this.probeAfterMs) continue;
+      if (now - (this.probedAt.get(silo) ?? -Infinity) < this.probeAfterMs) continue;
+      this.probedAt.set(silo, now);
+      this.onSlow(silo);
+    }
+    if (this.probedAt.size > 1000) for (const [silo, at] of this.probedAt) if (now - at > this.probeAfterMs) this.probedAt.delete(silo);
+  }
+
+  /** Largest frame the server accepts now (it can differ after a reconnect to another server). */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  request(siloId: string, payload: string, timeoutMs: number): Promise<string> {
+    return this.send(siloId, RequestKind.Call, payload, timeoutMs).then(({ kind, text }) => {
+      if (kind === ReplyKind.Ok) return text;
+      throw errorFromWire(parseWireError(text));
+    });
+  }
+
+  /**
+   * Asks a silo whether it is there, on its ping subject (which it keeps while it drains):
+   * `gone` means NATS says nobody listens there.
+   */
+  ping(siloId: string, timeoutMs: number): Promise<PingResult> {
+    return this.send(siloId, RequestKind.Ping, '', timeoutMs).then(
+      () => 'alive' as const,
+      (err) => (err instanceof SiloUnavailableError && (err.data as { noResponders?: boolean } | undefined)?.noResponders ? 'gone' : 'unknown'),
+    );
+  }
+
+  /** Fails every call in flight to `siloId` (membership declared it dead). */
+  failSilo(siloId: string, err: Error): void {
+    const set = this.bySilo.get(siloId);
+    if (set === undefined) return;
+    for (const p of [...set]) this.fail(p, err);
+  }
+
+  /** Fails every call in flight (the NATS connection dropped or closed). */
+  failAll(err: Error): void {
+    for (const p of [...this.pending.values()]) this.fail(p, err);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watchdog);
+    this.failAll(new SiloUnavailableError('the NATS cluster connection was closed while the call was in flight; it may or may not have run'));
+    this.sub.unsubscribe();
+  }
+
+  private send(siloId: string, kind: number, text: string, timeoutMs: number): Promise<{ kind: number; text: string }> {
+    if (this.closed) return Promise.reject(new SiloUnavailableError('this NATS cluster connection is closed'));
+    if (!this.connected) {
+      return Promise.reject(new SiloUnavailableError(
+        `the NATS connection is down (reconnecting); silo ${siloId} cannot be reached right now, retry shortly`,
+        { data: { retryable: true, silo: siloId } },
+      ));
+    }
+    const rec = record(this.takeId(), kind, text);
+    const max = this.maxPayload;
+    if (rec.bytes + RECORD_OVERHEAD > max) {
+      return Promise.reject(new InvalidArgumentError(
+        `a message of ${rec.bytes} bytes for silo ${siloId} exceeds the NATS max_payload of ${max} bytes; send smaller arguments, or raise max_payload on the NATS server`,
+        { data: { bytes: rec.bytes, maxPayload: max } },
+      ));
+    }
+    return new Promise((resolve, reject) => {
+      const p = rec as Pending;
+      const subject = kind === RequestKind.Ping ? this.names.pingSubject(siloId) : this.names.siloSubject(siloId);
+      Object.assign(p, { silo: siloId, subject, sentAt: performance.now(), resolve, reject, timer: undefined, batch: 0 });
+      this.pending.set(p.id, p);
+      let set = this.bySilo.get(siloId);
+      if (set === undefined) this.bySilo.set(siloId, (set = new Set()));
+      set.add(p);
+      p.timer = this.clock.setTimer(
+        () => this.fail(p, new TimeoutError(`silo ${siloId} did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.queue.push(p);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // After the current tick's promise reactions: everything queued meanwhile goes together.
+        process.nextTick(this.flush);
+      }
+    });
+  }
+
+  private takeId(): number {
+    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
+    return this.nextId;
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const queued = this.queue;
+    this.queue = [];
+    // Group by destination subject, keeping each silo's calls in order.
+    const bySubject = new Map<string, Pending[]>();
+    for (const p of queued) {
+      if (this.pending.get(p.id) !== p) continue; // settled (timed out, failed) before it left
+      const list = bySubject.get(p.subject);
+      if (list === undefined) bySubject.set(p.subject, [p]);
+      else list.push(p);
+    }
+    const maxFrame = this.batching ? this.maxPayload : 0;
+    for (const [subject, list] of bySubject) {
+      const silo = list[0]!.silo;
+      for (const { frame, records } of packFrames(list, maxFrame)) {
+        const members = records as Pending[];
+        this.nextBatch = this.nextBatch >= MAX_ID ? 1 : this.nextBatch + 1;
+        const seq = this.nextBatch;
+        this.batches.set(seq, { open: members.length, members });
+        for (const m of members) { m.batch = seq; m.text = ''; }
+        try {
+          this.nc.publish(subject, frame, { reply: this.inboxPrefix + seq });
+        } catch (err) {
+          const e = new SiloUnavailableError(`could not send to silo ${silo}: ${(err as Error).message}`, { cause: err, data: { retryable: true, silo } });
+          for (const m of members) this.fail(m, e);
+        }
+      }
+    }
+  };
+
+  private onReply(msg: Msg): void {
+    if (msg.data.length === 0) {
+      // An empty message with status 503 is the server saying nobody listens on the subject.
+      if (msg.headers?.code === 503) this.noResponders(Number(msg.subject.slice(this.inboxPrefix.length)));
+      return;
+    }
+    readFrame(msg.data, (id, kind, text) => {
+      const p = this.pending.get(id);
+      if (p === undefined) return; // timed out or failed already
+      this.settle(p);
+      p.resolve({ kind, text });
+    });
+  }
+
+  private noResponders(seq: number): void {
+    const batch = this.batches.get(seq);
+    if (batch === undefined) return;
+    this.batches.delete(seq);
+    for (const p of batch.members) {
+      if (this.pending.get(p.id) !== p) continue;
+      this.fail(p, new SiloUnavailableError(`no responders for silo ${p.silo}: it is gone (the call was not delivered)`, {
+        data: { retryable: true, silo: p.silo, noResponders: true },
+      }));
+    }
+  }
+
+  private fail(p: Pending, err: Error): void {
+    if (this.pending.get(p.id) !== p) return;
+    this.settle(p);
+    p.reject(err);
+  }
+
+  private settle(p: Pending): void {
+    this.pending.delete(p.id);
+    const set = this.bySilo.get(p.silo);
+    if (set !== undefined) {
+      set.delete(p);
+      if (set.size === 0) this.bySilo.delete(p.silo);
+    }
+    p.timer?.cancel();
+    if (p.batch !== 0) {
+      const b = this.batches.get(p.batch);
+      if (b !== undefined && --b.open === 0) this.batches.delete(p.batch);
+    }
+  }
+}
+
+function parseWireError(text: string): WireError {
+  try {
+    const w = JSON.parse(text) as WireError;
+    if (w && typeof w.code === 'string' && typeof w.message === 'string') return w;
+  } catch {
+    // fall through
+  }
+  return { code: 'silo_unavailable', name: 'SiloUnavailableError', message: `the silo answered with an unreadable error: ${text.slice(0, 200)}` };
+}

@@ -1,0 +1,65 @@
+/**
+ * The Durable Object class that hosts grains: one object per grain id
+ * (`idFromName("type/key")`), so the platform itself keeps a single activation per grain.
+ * Callers reach it through its RPC method `call`, one wire-codec message each way.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { encode, toGrainError, type Reply, type StorageProvider } from '../../runtime/index.js';
+import type { DurableObjectStateLike, WorkerEnv } from './cloudflare.js';
+import { durableObjectStorage } from './durable-storage.js';
+import { ObjectHost } from './object-host.js';
+import { serveStorageOp } from './object-storage.js';
+import type { WorkersRuntime } from './runtime.js';
+
+/** The class wrangler.toml names in `class_name` (exported from the Worker's main module). */
+export type GrainObjectClass = new (ctx: DurableObjectStateLike, env: WorkerEnv) => DurableObject<WorkerEnv> & {
+  call(payload: string): Promise<string>;
+  storage(payload: string): Promise<string>;
+};
+
+export function grainObjectClass(runtimeFor: (env: WorkerEnv) => WorkersRuntime): GrainObjectClass {
+  return class GrainObject extends DurableObject<WorkerEnv> {
+    private readonly host: ObjectHost | undefined;
+    /** Why this object cannot host grains (a configuration error), answered to every call. */
+    private readonly failure: unknown;
+    /** This object's own storage, for states it keeps for others (`storage`). */
+    private local: StorageProvider | undefined;
+
+    constructor(ctx: DurableObjectStateLike, env: WorkerEnv) {
+      super(ctx, env);
+      try {
+        const rt = runtimeFor(env);
+        this.host = new ObjectHost(rt, (grainKey) => rt.storageFor(ctx.storage, grainKey), ctx.id.toString());
+      } catch (err) {
+        // A throwing constructor would break the object for good; answer the error instead.
+        this.failure = err;
+      }
+    }
+
+    /** One call: a `CallMessage` in, a `Reply` out (both through the wire codec). */
+    call(payload: string): Promise<string> {
+      if (this.host === undefined) {
+        return Promise.resolve(encode({ k: 'err', error: toGrainError(this.failure).toWire() } satisfies Reply));
+      }
+      return this.host.inbound(payload);
+    }
+
+    /**
+     * One storage operation on this object's own storage, for a state this object keeps for
+     * another (a transaction record named `$txn/<id>`: its object holds nothing else).
+     */
+    storage(payload: string): Promise<string> {
+      try {
+        this.local ??= durableObjectStorage(this.ctx.storage);
+        return serveStorageOp(this.local, payload);
+      } catch (err) {
+        return Promise.resolve(encode({ k: 'err', error: toGrainError(err).toWire() } satisfies Reply));
+      }
+    }
+
+    override async fetch(): Promise<Response> {
+      const error = { code: 'not_found', name: 'GatewayError', message: 'grain objects take calls over RPC; send HTTP calls to the Worker (POST /grains/:type/:key/:method)' };
+      return new Response(JSON.stringify({ error }), { status: 404, headers: { 'content-type': 'application/json; charset=utf-8' } });
+    }
+  };
+}

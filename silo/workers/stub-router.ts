@@ -1,0 +1,106 @@
+/**
+ * Calls between grains on Workers: every grain is its own host, a Durable Object named by
+ * its grain id, so routing is the name itself — `idFromName("type/key")` — and the platform
+ * guarantees one live object per name (single activation, no directory).
+ *
+ * The router is the runtime's `CallRouter` (the envelope with request context, call chain
+ * and deadline; the wire codec; typed errors from the reply), over a cluster connection
+ * whose "silo" address is the grain id and whose transport is the object's RPC method.
+ */
+import {
+  CallRouter, SiloUnavailableError, TimeoutError,
+  type Clock, type ClusterConnection, type DecodeOptions, type PendingCall, type Transport,
+} from '../../runtime/index.js';
+import type { DurableObjectNamespaceLike, GrainObjectStub } from './cloudflare.js';
+
+/** Time on Workers: plain `Date.now()` and `setTimeout` (no background ticker in an isolate). */
+export const workersClock: Clock = {
+  now: () => Date.now(),
+  coarseNow: () => Date.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** Sends a wire-codec payload to the object named `grainKey` and resolves to its reply. */
+export function stubTransport(namespace: DurableObjectNamespaceLike<GrainObjectStub>): Transport {
+  return {
+    request(grainKey, payload, timeoutMs) {
+      let stub: GrainObjectStub;
+      try {
+        stub = namespace.get(namespace.idFromName(grainKey));
+      } catch (err) {
+        return Promise.reject(stubError(grainKey, err));
+      }
+      return new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new TimeoutError(`call to ${grainKey} got no response within ${timeoutMs} ms; the grain may be slow or blocked`));
+        }, timeoutMs);
+        stub.call(payload).then(
+          (reply) => { clearTimeout(timer); resolve(reply); },
+          (err) => { clearTimeout(timer); reject(stubError(grainKey, err)); },
+        );
+      });
+    },
+  };
+}
+
+/**
+ * An error of the platform, not of the grain (the object was reset, overloaded, or its
+ * code failed to load). Not retried: the call may have run.
+ */
+export function stubError(grainKey: string, err: unknown): SiloUnavailableError {
+  const e = err as { message?: string } | null;
+  return new SiloUnavailableError(`the Durable Object of ${grainKey} failed to answer: ${e?.message ?? String(err)}`, { cause: err });
+}
+
+/** The cluster port as Workers see it: no membership, no directory, one transport. */
+function objectConnection(transport: Transport): ClusterConnection {
+  return {
+    siloId: undefined,
+    transport,
+    membership: {
+      live: () => [],
+      isLive: () => true,
+      onChange: () => () => undefined,
+      suspect: () => undefined,
+    },
+    directory: {
+      // Never asked: a grain's address is its name.
+      lookup: async () => undefined,
+      register: async (_id, entry) => entry,
+      unregister: async () => undefined,
+    },
+    join: async () => undefined,
+    setStatus: async () => undefined,
+    leave: async () => undefined,
+    close: async () => undefined,
+  };
+}
+
+export interface StubRouterOptions {
+  namespace: DurableObjectNamespaceLike<GrainObjectStub>;
+  responseTimeoutMs: number;
+  decodeOptions: DecodeOptions;
+}
+
+export class StubRouter extends CallRouter {
+  constructor(options: StubRouterOptions) {
+    super({
+      connection: objectConnection(stubTransport(options.namespace)),
+      clock: workersClock,
+      responseTimeoutMs: options.responseTimeoutMs,
+      decodeOptions: options.decodeOptions,
+    });
+  }
+
+  /** Arguments always travel through the codec, so there is nothing to copy here. */
+  protected prepareArgs(args: unknown[]): unknown[] {
+    return args;
+  }
+
+  route(call: PendingCall): void {
+    this.caller.send(call, call.targetKey, true);
+  }
+}

@@ -1,0 +1,108 @@
+/** NATS outages: a restart mid-run, and no NATS at all at start. */
+import { afterAll, describe, expect, it } from 'vitest';
+import { GrainClient, Silo, SiloUnavailableError, memoryStorage, natsCluster, systemClock } from 'granary';
+import { Counter } from '../../grains/index.js';
+import { NatsServer, freePort } from '../support/nats-server.js';
+import { sleep, until } from './helpers.js';
+
+const servers: NatsServer[] = [];
+afterAll(async () => { await Promise.all(servers.map((s) => s.stop())); });
+
+describe('NATS outages', () => {
+  it('NATS restarted mid-run: calls fail with SiloUnavailableError or succeed, none hang, and everything recovers', async () => {
+    const server = await NatsServer.start();
+    servers.push(server);
+    const cluster = () => natsCluster({ servers: server.url, name: 'outage', heartbeatIntervalMs: 200, staleAfterMs: 1500 });
+    const storage = memoryStorage();
+    const silos = [await Silo.start({ grains: [Counter], cluster: cluster(), storage }), await Silo.start({ grains: [Counter], cluster: cluster(), storage })];
+    const client = await GrainClient.connect({ cluster: cluster(), responseTimeoutMs: 4000 });
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      const acked = new Map<string, number>(keys.map((k) => [k, 0]));
+      for (const k of keys) { await client.getGrain(Counter, k).add(1); acked.set(k, 1); }
+
+      const outcomes: { start: number; ms: number; error?: unknown }[] = [];
+      let running = true;
+      const worker = async (w: number) => {
+        for (let i = 0; running; i++) {
+          const k = keys[(w * 7 + i) % keys.length]!;
+          const start = performance.now();
+          try {
+            await client.getGrain(Counter, k).add(1);
+            acked.set(k, acked.get(k)! + 1);
+            outcomes.push({ start, ms: performance.now() - start });
+          } catch (error) {
+            outcomes.push({ start, ms: performance.now() - start, error });
+            await sleep(20);
+          }
+        }
+      };
+      const workers = Array.from({ length: 8 }, (_, w) => worker(w));
+      await sleep(500);
+      const down = performance.now();
+      await server.restart(700); // SIGKILL, 0.7 s without NATS, same port and store
+      const up = performance.now();
+      await sleep(3000);
+      running = false;
+      await Promise.all(workers);
+
+      const failures = outcomes.filter((o) => o.error !== undefined);
+      expect(failures.length).toBeGreaterThan(0); // the outage was felt...
+      for (const f of failures) expect(f.error, String(f.error)).toBeInstanceOf(SiloUnavailableError); // ...only as this error
+      // None hung: every call settled well within its 4 s deadline.
+      expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(3000);
+      // Calls succeed again soon after NATS is back, and from then on.
+      const after = outcomes.filter((o) => o.start > up + 1500);
+      expect(after.length).toBeGreaterThan(50);
+      expect(after.filter((o) => o.error !== undefined).map((o) => String(o.error)).slice(0, 5)).toEqual([]);
+      expect(outcomes.filter((o) => o.start < down && o.error === undefined).length).toBeGreaterThan(0);
+      // Membership recovered everywhere, and no acknowledged increment was lost.
+      for (const s of silos) expect(s.connection.membership.live().map((i) => i.id).sort()).toEqual(silos.map((x) => x.id).sort());
+      for (const k of keys) expect(await client.getGrain(Counter, k).get()).toBeGreaterThanOrEqual(acked.get(k)!);
+      expect(silos.reduce((n, s) => n + s.activationCount('Counter'), 0)).toBe(keys.length);
+    } finally {
+      await client.close();
+      await Promise.all(silos.map((s) => s.stop()));
+    }
+  });
+
+  it('no NATS at start: a clear SiloUnavailableError naming the URL', async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const t = performance.now();
+    const err = await natsCluster({ servers: url, name: 'nowhere' }).connect({ clock: systemClock }).catch((e: unknown) => e);
+    expect(performance.now() - t).toBeLessThan(5000);
+    expect(err).toBeInstanceOf(SiloUnavailableError);
+    expect((err as Error).message).toContain(url);
+    expect((err as Error).message).toMatch(/could not connect to NATS/);
+    await expect(GrainClient.connect({ nats: url, cluster: 'nowhere' })).rejects.toThrow(url);
+    await expect(Silo.start({ grains: [Counter], cluster: natsCluster({ servers: url, name: 'nowhere' }) })).rejects.toThrow(SiloUnavailableError);
+  });
+
+  it('a NATS server without JetStream: a clear error saying so', async () => {
+    const server = await NatsServer.start({ jetstream: false });
+    servers.push(server);
+    const err = await natsCluster({ servers: server.url, name: 'nojs' }).connect({ clock: systemClock }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SiloUnavailableError);
+    expect((err as Error).message).toMatch(/JetStream/);
+    expect((err as Error).message).toContain(server.url);
+  });
+
+  it('a client joins through GrainClient.connect({ nats, cluster }) and survives a graceful silo stop', async () => {
+    const server = await NatsServer.start();
+    servers.push(server);
+    const storage = memoryStorage();
+    const a = await Silo.start({ grains: [Counter], cluster: natsCluster({ servers: server.url, name: 'prod' }), storage });
+    const b = await Silo.start({ grains: [Counter], cluster: natsCluster({ servers: server.url, name: 'prod' }), storage });
+    const client = await GrainClient.connect({ nats: server.url, cluster: 'prod' });
+    try {
+      for (let i = 0; i < 20; i++) expect(await client.getGrain(Counter, `g${i}`).add(2)).toBe(2);
+      await a.stop();
+      for (let i = 0; i < 20; i++) expect(await client.getGrain(Counter, `g${i}`).add(1)).toBe(3);
+      expect(b.activationCount('Counter')).toBe(20);
+      await until(() => b.connection.membership.live().length === 1, 2000, 'b alone');
+    } finally {
+      await client.close();
+      await b.stop();
+    }
+  });
+});

@@ -1,0 +1,153 @@
+/** Silo-to-silo request/reply over a real nats-server: batching, no responders, timeouts, max payload, drain. */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  InvalidArgumentError, SiloUnavailableError, TimeoutError, MethodNotFoundError, type ClusterConnection,
+} from 'granary';
+import { NatsServer } from '../support/nats-server.js';
+import { closeAll, connectClient, freshCluster, joinSilo, sleep, until } from './helpers.js';
+
+let server: NatsServer;
+let small: NatsServer;
+const open: ClusterConnection[] = [];
+beforeAll(async () => { [server, small] = await Promise.all([NatsServer.start(), NatsServer.start({ maxPayload: 64 * 1024 })]); });
+afterEach(async () => { await closeAll(open); });
+afterAll(async () => { await Promise.all([server?.stop(), small?.stop()]); });
+
+const track = <T extends ClusterConnection>(c: T): T => { open.push(c); return c; };
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('NATS transport', () => {
+  it('answers each of many concurrent requests with its own reply (batched per silo)', async () => {
+    const provider = freshCluster(server.url);
+    const a = track(await joinSilo(provider, async (p) => `a:${p}`));
+    const b = track(await joinSilo(provider, async (p) => { await sleep(Math.random() * 5); return `b:${p}`; }));
+    const client = track(await connectClient(provider));
+    const payloads = Array.from({ length: 2000 }, (_, i) => `${i}:ünï✓🚀:${'x'.repeat(i % 300)}`);
+    const replies = await Promise.all(payloads.map((p, i) => client.transport.request(i % 2 ? a.siloId! : b.siloId!, p, 5000)));
+    replies.forEach((r, i) => expect(r).toBe(`${i % 2 ? 'a' : 'b'}:${payloads[i]}`));
+    // Silo to silo, too, and the empty payload.
+    expect(await a.transport.request(b.siloId!, '', 1000)).toBe('b:');
+  });
+
+  it('the same without batching', async () => {
+    const provider = freshCluster(server.url, { batching: false });
+    const a = track(await joinSilo(provider, async (p) => `a:${p}`));
+    const client = track(await connectClient(provider));
+    const replies = await Promise.all(Array.from({ length: 300 }, (_, i) => client.transport.request(a.siloId!, String(i), 5000)));
+    replies.forEach((r, i) => expect(r).toBe(`a:${i}`));
+  });
+
+  it('a handler\'s error arrives as the same typed error', async () => {
+    const provider = freshCluster(server.url);
+    const a = track(await joinSilo(provider, async () => { throw new MethodNotFoundError('no such method', { data: { m: 'x' } }); }));
+    const err = await rejection(a.transport.request(a.siloId!, 'x', 1000));
+    expect(err).toBeInstanceOf(MethodNotFoundError);
+    expect((err as MethodNotFoundError).data).toEqual({ m: 'x' });
+  });
+
+  it('nobody on the subject → retryable SiloUnavailableError within milliseconds', async () => {
+    const provider = freshCluster(server.url);
+    const client = track(await connectClient(provider));
+    const t = performance.now();
+    const err = await rejection(client.transport.request('01NOBODYNOBODYNOBODYNOBODY', 'hi', 5000));
+    expect(performance.now() - t).toBeLessThan(200);
+    expect(err).toBeInstanceOf(SiloUnavailableError);
+    expect((err as SiloUnavailableError).data).toMatchObject({ retryable: true });
+  });
+
+  it('a silent silo → TimeoutError after the timeout', async () => {
+    const provider = freshCluster(server.url);
+    const a = track(await joinSilo(provider, () => new Promise<string>(() => undefined)));
+    const t = performance.now();
+    const err = await rejection(a.transport.request(a.siloId!, 'hang', 300));
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(290);
+  });
+
+  it('over max_payload → InvalidArgumentError both ways, and the connection stays up', async () => {
+    const provider = freshCluster(small.url);
+    const a = track(await joinSilo(provider, async (p) => (p === 'big please' ? 'y'.repeat(70 * 1024) : `ok:${p.length}`)));
+    const client = track(await connectClient(provider));
+    const big = 'x'.repeat(64 * 1024);
+    const err = await rejection(client.transport.request(a.siloId!, big, 2000));
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err.message).toMatch(/max_payload of 65536/);
+    const back = await rejection(client.transport.request(a.siloId!, 'big please', 2000));
+    expect(back).toBeInstanceOf(InvalidArgumentError);
+    expect(back.message).toMatch(/reply .* exceeds the NATS max_payload/);
+    // Just under the limit still travels, and many near-limit calls are split across messages.
+    const fits = 'z'.repeat(64 * 1024 - 9);
+    expect(await client.transport.request(a.siloId!, fits, 2000)).toBe(`ok:${fits.length}`);
+    const many = await Promise.all(Array.from({ length: 10 }, () => client.transport.request(a.siloId!, 'w'.repeat(30_000), 2000)));
+    expect(many).toEqual(Array(10).fill('ok:30000'));
+  });
+
+  it('calls in flight to a silo fail (not retryable) as soon as membership declares it dead', async () => {
+    const provider = freshCluster(server.url, { heartbeatIntervalMs: 1000, staleAfterMs: 10_000 });
+    const victim = await joinSilo(provider, () => new Promise<string>(() => undefined));
+    const client = track(await connectClient(provider));
+    const inflight = rejection(client.transport.request(victim.siloId!, 'stuck', 20_000));
+    await sleep(50);
+    await victim.close(); // crash
+    // The next caller finds nobody there (once the server has seen the socket close)...
+    let probe: Error | undefined;
+    for (let i = 0; i < 10 && (probe as SiloUnavailableError | undefined)?.data === undefined; i++) {
+      probe = await rejection(client.transport.request(victim.siloId!, 'probe', 200));
+    }
+    expect((probe as SiloUnavailableError).data, String(probe)).toMatchObject({ retryable: true });
+    // ...and reports it; membership checks and declares it dead, long before it is stale.
+    const t = performance.now();
+    client.membership.suspect(victim.siloId!);
+    const err = await inflight;
+    expect(performance.now() - t).toBeLessThan(1000);
+    expect(err).toBeInstanceOf(SiloUnavailableError);
+    expect((err as SiloUnavailableError).data).toBeUndefined();
+    expect(err.message).toMatch(/declared dead/);
+  });
+
+  it('a crashed silo\'s in-flight calls fail within a fraction of a second even when nobody else calls it', async () => {
+    const provider = freshCluster(server.url, { heartbeatIntervalMs: 1000, staleAfterMs: 10_000 });
+    const victim = await joinSilo(provider, () => new Promise<string>(() => undefined));
+    const client = track(await connectClient(provider));
+    const inflight = Array.from({ length: 5 }, () => client.transport.request(victim.siloId!, 'stuck', 20_000));
+    await sleep(50);
+    const t = performance.now();
+    await victim.close(); // crash; every caller is already waiting on it
+    const errors = await Promise.all(inflight.map(rejection));
+    expect(performance.now() - t).toBeLessThan(1500); // the slow-call probe, not the 10 s heartbeat verdict
+    for (const err of errors) expect(err.message).toMatch(/declared dead \(no responders\)/);
+    expect(client.membership.isLive(victim.siloId!)).toBe(false);
+  });
+
+  it('a slow but live silo is not declared dead by the slow-call probe', async () => {
+    const provider = freshCluster(server.url);
+    const slow = track(await joinSilo(provider, async (p) => { await sleep(1200); return p; }));
+    const client = track(await connectClient(provider));
+    expect(await client.transport.request(slow.siloId!, 'patience', 5000)).toBe('patience');
+    expect(client.membership.isLive(slow.siloId!)).toBe(true);
+  });
+
+  it('leave() answers what it received, then others get "no responders"', async () => {
+    const provider = freshCluster(server.url);
+    const a = await joinSilo(provider, async (p) => { await sleep(200); return `done:${p}`; });
+    const client = track(await connectClient(provider));
+    await until(() => client.membership.isLive(a.siloId!), 2000, 'client sees a');
+    const inflight = Array.from({ length: 20 }, (_, i) => client.transport.request(a.siloId!, String(i), 5000));
+    await sleep(50);
+    const leaving = a.leave();
+    await sleep(50);
+    const late = await rejection(client.transport.request(a.siloId!, 'late', 5000));
+    expect((late as SiloUnavailableError).data).toMatchObject({ retryable: true });
+    expect(await Promise.all(inflight)).toEqual(Array.from({ length: 20 }, (_, i) => `done:${i}`));
+    await leaving;
+    await until(() => !client.membership.isLive(a.siloId!), 1000, 'a is gone from membership');
+  });
+});

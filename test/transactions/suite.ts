@@ -1,0 +1,21 @@
+/** The transaction suite, run against each storage provider (memory, dynalite, DynamoDB Local). */
+import { describe } from 'vitest';
+import { atomicity } from './atomicity.js';
+import { bankInvariant, type BankOptions } from './bank.js';
+import { durability } from './durability.js';
+import { isolation } from './isolation.js';
+import { options } from './options.js';
+import { setupSuite, type StorageFactory } from './support.js';
+import { writeCounts } from './writes.js';
+
+export function transactionSuite(name: string, factory: StorageFactory, bank: BankOptions = { transfers: 2_000 }): void {
+  describe(`transactions on ${name}`, () => {
+    const s = setupSuite(name, factory);
+    atomicity(s);
+    isolation(s);
+    durability(s);
+    options(s);
+    writeCounts(s);
+    bankInvariant(s, bank);
+  });
+}
