@@ -11,7 +11,7 @@
 import { chainDepth, chainIncludes, newScope, scopeStorage, type CallScope } from './context.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { decode, encode } from './codec.js';
-import { DeadlockError, MethodNotFoundError } from './errors.js';
+import { DeadlockError, InconsistentStateError, MethodNotFoundError } from './errors.js';
 import { initialStateOf, instantiateGrain, type DeactivationReason, type Disposable, type Grain, type GrainRuntime, type TimerOptions } from './grain.js';
 import type { GrainClass, GrainType } from './grain-type.js';
 import type { GrainId } from './identity.js';
@@ -362,7 +362,12 @@ export class Activation implements GrainRuntime {
   writeState(): Promise<void> {
     const run = async () => {
       const payload = encode(this.grain.state);
-      this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
+      try {
+        this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
+      } catch (err) {
+        this.afterStorageConflict(err);
+        throw err;
+      }
     };
     // Writes from interleaved turns go one after another, each with the ETag the last one got.
     const p = (this.writeChain ?? Promise.resolve()).then(run);
@@ -375,8 +380,23 @@ export class Activation implements GrainRuntime {
   }
 
   async clearState(): Promise<void> {
-    this.etag = await this.host.storage.clear(this.id, DEFAULT_STATE_NAME, this.etag);
+    try {
+      this.etag = await this.host.storage.clear(this.id, DEFAULT_STATE_NAME, this.etag);
+    } catch (err) {
+      this.afterStorageConflict(err);
+      throw err;
+    }
     this.grain.state = initialStateOf(this.grain);
+  }
+
+  /**
+   * A write that lost the ETag race means this activation's state is stale (another
+   * activation wrote, or a write of ours landed unacknowledged): every later write would
+   * fail too. It deactivates after the current call, and the next call starts from the
+   * stored state.
+   */
+  private afterStorageConflict(err: unknown): void {
+    if (err instanceof InconsistentStateError) this.deactivateOnIdle();
   }
 
   ref(type: string | GrainClass, key: string): unknown {

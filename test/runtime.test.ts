@@ -239,3 +239,30 @@ describe('TestCluster', () => {
     expect(await ref.add(1)).toBe(1);
   });
 });
+
+describe('storage conflicts', () => {
+  it('a write that loses the ETag race fails with InconsistentStateError, and the stale activation reloads on the next call', async () => {
+    const { memoryStorage, InconsistentStateError } = await import('granary');
+    const storage = memoryStorage();
+    // Two separate clusters on one storage: a split brain, each with its own activation.
+    const a = await TestCluster.start({ silos: 1, grains: [Counter], storage });
+    const b = await TestCluster.start({ silos: 1, grains: [Counter], storage });
+    try {
+      const ga = a.client.getGrain(Counter, 'shared');
+      const gb = b.client.getGrain(Counter, 'shared');
+      expect(await ga.get()).toBe(0);
+      expect(await gb.get()).toBe(0);
+      expect(await ga.add(1)).toBe(1);
+      await expect(gb.add(10)).rejects.toBeInstanceOf(InconsistentStateError);
+      await b.settle();
+      expect(b.activationCount('Counter')).toBe(0); // the stale activation went away
+      expect(await gb.add(10)).toBe(11); // and the next one starts from what a wrote
+      await expect(ga.add(1)).rejects.toBeInstanceOf(InconsistentStateError);
+      await a.settle();
+      expect(await ga.get()).toBe(11);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
