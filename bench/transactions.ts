@@ -31,6 +31,18 @@ class Account extends Grain {
   async balance(): Promise<number> { return this.bal.read(); }
 }
 
+/** The same two operations without a transaction: plain state, one conditional write per call. */
+class PlainAccount extends Grain<{ balance: number }> {
+  static grainType = 'PlainAccount';
+  protected override initialState() { return { balance: 0 }; }
+  async deposit(n: number) { this.state.balance += n; await this.writeState(); }
+  async withdraw(n: number) {
+    if (this.state.balance < n) throw new Error('insufficient funds');
+    this.state.balance -= n;
+    await this.writeState();
+  }
+}
+
 function counting(inner: StorageProvider): { storage: StorageProvider; writes(): number } {
   let writes = 0;
   return {
@@ -68,7 +80,7 @@ async function measure(workers: number, ms: number, op: (w: number) => Promise<v
 async function bench(storageName: string, inner: StorageProvider, concurrency: number, options: { ms: number; rounds: number }): Promise<void> {
   const counted = counting(inner);
   const cluster = memoryCluster();
-  const silo = await Silo.start({ grains: [Account], cluster, storage: counted.storage, logger: jsonLogger({ level: 'error' }) });
+  const silo = await Silo.start({ grains: [Account, PlainAccount], cluster, storage: counted.storage, logger: jsonLogger({ level: 'error' }) });
   const client = await GrainClient.connect({ cluster });
   const tag = `${storageName.replace(/\W/g, '')}${concurrency}-${Date.now().toString(36)}`;
   const pairs = Array.from({ length: concurrency }, (_, w) => [`a-${tag}-${w}`, `b-${tag}-${w}`] as const);
@@ -78,14 +90,25 @@ async function bench(storageName: string, inner: StorageProvider, concurrency: n
       await client.getGrain(Account, b).deposit(1e9);
     });
   }
+  const refs = pairs.map(([a, b]) => [client.getGrain(Account, a), client.getGrain(Account, b)] as const);
   let flip = 0;
   const transfer = async (w: number) => {
-    const [a, b] = pairs[w]!;
+    const [a, b] = refs[w]!;
     const [from, to] = (flip++ & 1) === 0 ? [a, b] : [b, a];
     await client.transaction(async () => {
-      await client.getGrain(Account, from).withdraw(1);
-      await client.getGrain(Account, to).deposit(1);
+      await from.withdraw(1);
+      await to.deposit(1);
     });
+  };
+
+  // For reference: the same two calls without a transaction (2 calls, 2 writes).
+  const plainRefs = pairs.map(([a, b]) => [client.getGrain(PlainAccount, a), client.getGrain(PlainAccount, b)] as const);
+  for (const [a, b] of plainRefs) { await a.deposit(1e9); await b.deposit(1e9); }
+  const plain = async (w: number) => {
+    const [a, b] = plainRefs[w]!;
+    const [from, to] = (flip++ & 1) === 0 ? [a, b] : [b, a];
+    await from.withdraw(1);
+    await to.deposit(1);
   };
 
   // The raw bound: the same writes, same shape and sizes, straight to the provider.
@@ -99,10 +122,16 @@ async function bench(storageName: string, inner: StorageProvider, concurrency: n
     await inner.write(grainId('$bench', `${tag}-${rec++}`), 'record', '{"s":"committed","at":1}', undefined);
   };
 
-  for (let i = 0; i < 2; i++) { await measure(concurrency, options.ms / 2, transfer); await measure(concurrency, options.ms / 2, raw); }
+  for (let i = 0; i < 2; i++) {
+    await measure(concurrency, options.ms / 2, transfer);
+    await measure(concurrency, options.ms / 2, raw);
+    await measure(concurrency, options.ms / 2, plain);
+  }
   const t: Round[] = [];
   const r: Round[] = [];
+  const pl: Round[] = [];
   const ratios: number[] = [];
+  const plainRatios: number[] = [];
   let writes = 0;
   let committed = 0;
   for (let i = 0; i < options.rounds; i++) {
@@ -111,7 +140,8 @@ async function bench(storageName: string, inner: StorageProvider, concurrency: n
     writes += counted.writes() - w0;
     committed += a.lat.length;
     const b = await measure(concurrency, options.ms, raw);
-    t.push(a); r.push(b); ratios.push(a.rate / b.rate);
+    const p = await measure(concurrency, options.ms, plain);
+    t.push(a); r.push(b); pl.push(p); ratios.push(a.rate / b.rate); plainRatios.push(a.rate / p.rate);
   }
   const all = (xs: Round[]) => xs.flatMap((x) => x.lat);
   const tl = all(t);
@@ -119,6 +149,7 @@ async function bench(storageName: string, inner: StorageProvider, concurrency: n
   row(`${storageName} c${concurrency}: transfer`, fmtRate(median(t.map((x) => x.rate))), '3 raw writes (2 ∥ + 1)', fmtRate(median(r.map((x) => x.rate))), median(ratios), 0.5);
   console.log(`${''.padEnd(44)} p50 ${percentile(tl, 50).toFixed(2)} ms, p99 ${percentile(tl, 99).toFixed(2)} ms   vs raw p50 ${percentile(rl, 50).toFixed(2)} ms, p99 ${percentile(rl, 99).toFixed(2)} ms;  storage writes per transaction: ${(writes / committed).toFixed(2)}`);
   console.log(`${''.padEnd(44)} CPU of this process per op: ${(median(t.map((x) => x.cpuUs)) / 1000).toFixed(3)} ms vs ${(median(r.map((x) => x.cpuUs)) / 1000).toFixed(3)} ms`);
+  row(`${storageName} c${concurrency}: transfer`, fmtRate(median(t.map((x) => x.rate))), 'same 2 calls, no transaction', fmtRate(median(pl.map((x) => x.rate))), median(plainRatios));
   await client.close();
   await silo.stop();
 }

@@ -58,7 +58,18 @@ export function callableMethods(cls: GrainClass): Set<string> {
   return out;
 }
 
+/** Descriptions are read once per class: references are made on hot paths. */
+const described = new WeakMap<GrainClass, GrainType>();
+
 export function describeGrainClass(cls: GrainClass): GrainType {
+  const known = typeof cls === 'function' ? described.get(cls) : undefined;
+  if (known !== undefined) return known;
+  const type = readGrainClass(cls);
+  described.set(cls, type);
+  return type;
+}
+
+function readGrainClass(cls: GrainClass): GrainType {
   if (typeof cls !== 'function' || !(cls.prototype instanceof Grain)) {
     throw new TypeError(`${String((cls as { name?: string })?.name ?? cls)} is not a grain class (it must extend Grain)`);
   }
@@ -103,6 +114,7 @@ export class GrainTypes {
   add(cls: GrainClass): GrainType {
     const t = describeGrainClass(cls);
     const existing = this.byName.get(t.name);
+    if (existing === t) return t;
     if (existing && existing.cls !== cls) throw new TypeError(`two grain classes share the type name "${t.name}"`);
     this.byName.set(t.name, t);
     return t;

@@ -10,7 +10,7 @@
  * the caller told `TransactionInDoubtError`.
  */
 import { currentScope, newScope, scopeStorage } from '../context.js';
-import { abortedError, conflictError, TransactionInDoubtError } from './errors.js';
+import { abortedError, refusal, TransactionInDoubtError } from './errors.js';
 import { MSG, type TxnEnv } from './host.js';
 import { askVote, notify, type PartEntry } from './manager.js';
 import { resolveRunOptions, type TransactionRunOptions } from './options.js';
@@ -18,12 +18,17 @@ import type { Outcome } from './records.js';
 import { TxnContext, txnOfScope } from './txn-context.js';
 
 const ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+const POOL = new Uint8Array(14 * 256);
+let poolAt = POOL.length;
 
-/** A transaction id: time-ordered prefix, 14 random characters. */
+/** A transaction id: time-ordered prefix, 14 random characters (random bytes drawn in batches). */
 export function newTxnId(): string {
-  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(14));
+  if (poolAt + 14 > POOL.length) {
+    globalThis.crypto.getRandomValues(POOL);
+    poolAt = 0;
+  }
   let id = Date.now().toString(36);
-  for (const b of bytes) id += ID_ALPHABET[b % 36];
+  for (let i = 0; i < 14; i++) id += ID_ALPHABET[POOL[poolAt++]! % 36];
   return id;
 }
 
@@ -46,7 +51,7 @@ export async function runTransaction<T>(env: TxnEnv, fn: () => T | Promise<T>, o
     : txn.broken ?? (env.clock.now() >= txn.deadline ? `it ran longer than its timeout` : undefined);
   if (unfinished !== undefined) {
     await tellAll(env, txn, 'aborted');
-    throw conflictError(txn.id, unfinished);
+    throw abortedError(txn.id, refusal(txn.id, unfinished));
   }
   await commit(env, txn);
   return value;
@@ -57,7 +62,16 @@ function partsOf(txn: TxnContext): PartEntry[] {
 }
 
 function tellAll(env: TxnEnv, txn: TxnContext, outcome: Outcome): Promise<void> {
-  return notify(env, [...txn.participants.keys()], txn.id, outcome);
+  const told = new Set(txn.participants.keys());
+  if (outcome === 'aborted' && txn.calls > 0) {
+    // Calls still open may yet enlist participants: tell those too once the calls return
+    // (the caller is not kept waiting for that; their locks would lapse at the deadline anyway).
+    void txn.whenIdle().then(() => {
+      const late = [...txn.participants.keys()].filter((k) => !told.has(k));
+      return late.length > 0 ? notify(env, late, txn.id, outcome) : undefined;
+    }).catch(() => undefined);
+  }
+  return notify(env, [...told], txn.id, outcome);
 }
 
 async function commit(env: TxnEnv, txn: TxnContext): Promise<void> {
@@ -71,7 +85,7 @@ async function commit(env: TxnEnv, txn: TxnContext): Promise<void> {
     const no = votes.find((v) => v.vote !== 'ro');
     if (no === undefined) return;
     await tellAll(env, txn, 'aborted');
-    throw conflictError(txn.id, no.reason ?? 'a participant voted no');
+    throw abortedError(txn.id, refusal(txn.id, no.reason ?? 'a participant voted no'));
   }
   const manager = writers[0]![0];
   let failure: unknown;

@@ -1,5 +1,5 @@
 /** Errors of the transaction protocol, and how an abort reason becomes the caller's error. */
-import { GrainError, TransactionAbortedError, toGrainError } from '../errors.js';
+import { GrainError, TransactionAbortedError, errorFromWire, toGrainError, type WireError } from '../errors.js';
 
 /**
  * The coordinator lost contact while committing and could not find out the outcome (the
@@ -13,18 +13,32 @@ export class TransactionInDoubtError extends GrainError {
 
 /** The error a transaction's caller sees when it aborted; `cause` is why. */
 export function abortedError(txnId: string, cause: unknown): TransactionAbortedError {
-  if (cause instanceof TransactionAbortedError && (cause.data as { txn?: string } | undefined)?.txn === txnId) return cause;
+  if (cause instanceof TransactionAbortedError && (cause.data as { txn?: string } | undefined)?.txn === txnId) return withCause(cause);
   const c = toGrainError(cause);
-  const reason = c.code === 'transaction_aborted' ? c.message : c.message || c.name;
-  return new TransactionAbortedError(`transaction ${txnId} aborted: ${reason}`, {
+  return new TransactionAbortedError(`transaction ${txnId} aborted: ${c.message || c.name}`, {
     cause,
     data: { txn: txnId, cause: c.toWire() },
   });
 }
 
-/** A participant could not go on with the transaction; the transaction aborts. */
-export function conflictError(txnId: string, reason: string): TransactionAbortedError {
-  return new TransactionAbortedError(`transaction ${txnId} aborted: ${reason}`, { data: { txn: txnId, reason } });
+/** Why a transaction cannot go on, as its participants say it (the cause of the abort). */
+export type RefusalCode = 'transaction_conflict' | 'transaction_lock_timeout' | 'transaction_timeout';
+
+/**
+ * A participant (or the coordinator) refuses to go on with a transaction: a lock held by a
+ * running transaction, a lock wait past its bound, a deadline passed. The transaction then
+ * aborts with this as its cause.
+ */
+export function refusal(txnId: string, reason: string, code: RefusalCode = 'transaction_conflict'): GrainError {
+  return new GrainError(code, reason, { data: { txn: txnId } });
+}
+
+/** An abort that crossed the wire lost its `cause`; its data still describes it. */
+export function withCause(err: TransactionAbortedError): TransactionAbortedError {
+  if (err.cause !== undefined) return err;
+  const wire = (err.data as { cause?: WireError } | undefined)?.cause;
+  if (wire === undefined) return err;
+  return new TransactionAbortedError(err.message, { cause: errorFromWire(wire), data: err.data });
 }
 
 /** Errors after which the callee's part of the transaction is unknown to the caller. */

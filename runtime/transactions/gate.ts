@@ -16,11 +16,12 @@
  * | `suppress` | runs | runs outside it; calls it makes carry no transaction |
  */
 import { currentScope } from '../context.js';
-import { InvalidArgumentError, MethodNotFoundError } from '../errors.js';
+import { InvalidArgumentError, MethodNotFoundError, TimeoutError } from '../errors.js';
 import type { PendingCall } from '../pending-call.js';
 import { runTransaction } from './coordinator.js';
 import { ACTIVATING, DEAD, MSG, siloEnv, type TxnActivation, type TxnEnv } from './host.js';
 import { finish, type PartEntry } from './manager.js';
+import { transactionDefaults } from './options.js';
 import { Participant } from './participant.js';
 import { createRecord, readRecord } from './records.js';
 import type { TxState } from './state.js';
@@ -138,7 +139,12 @@ export function transactionalInvoker(act: TxnActivation): Invoke | undefined {
  * until it is valid, or is routed again once it is gone.
  */
 function handleMessage(act: TxnActivation, call: PendingCall, waited = 0): void {
+  if (call.settled) return;
   if (act.status === ACTIVATING) {
+    if (waited > transactionDefaults.messageTimeoutMs) {
+      call.reject(new TimeoutError(`${act.key} did not finish activating within ${transactionDefaults.messageTimeoutMs} ms; the transaction message ${call.method} gave up`));
+      return;
+    }
     const delay = Math.min(20, waited + 1);
     setTimeout(() => handleMessage(act, call, waited + delay), waited === 0 ? 0 : delay);
     return;

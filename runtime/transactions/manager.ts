@@ -13,7 +13,7 @@
  *   values left behind resolve without waiting for their deadline.
  */
 import { InconsistentStateError } from '../errors.js';
-import { conflictError, TransactionInDoubtError } from './errors.js';
+import { abortedError, refusal, TransactionInDoubtError } from './errors.js';
 import { DEAD, MSG, siloEnv, type TxnActivation, type TxnEnv } from './host.js';
 import { transactionTestHooks } from './hooks.js';
 import type { Participant, Vote } from './participant.js';
@@ -54,7 +54,7 @@ export async function finish(act: TxnActivation, p: Participant | undefined, w: 
     }
     // Waiting for the notifications lets the participants' locks go before the caller retries.
     await notify(env, others.map((o) => o.key), w.id, 'aborted');
-    throw conflictError(w.id, reason);
+    throw abortedError(w.id, refusal(w.id, reason));
   };
 
   if (t === undefined || p === undefined || t.status !== 'active') {

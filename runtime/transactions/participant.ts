@@ -7,7 +7,7 @@
 import { currentScope } from '../context.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { TimerHandle } from '../clock.js';
-import { conflictError } from './errors.js';
+import { refusal, type RefusalCode } from './errors.js';
 import { DEAD, type TxnActivation } from './host.js';
 import { transactionDefaults } from './options.js';
 import { createRecord, readRecord, type Outcome } from './records.js';
@@ -29,7 +29,10 @@ export class PTxn {
   readonly locked = new Set<TxState<unknown>>();
   /** States it changed. */
   readonly writes = new Set<TxState<unknown>>();
-  timer: TimerHandle | undefined = undefined;
+  /** Asking the record about it (after its deadline). */
+  resolving = false;
+  /** Its prepare writes, while they are in flight. */
+  preparing: Promise<unknown> | undefined = undefined;
   outcome: Outcome | undefined = undefined;
   reason: string | undefined = undefined;
   private waiting: (() => void)[] | undefined = undefined;
@@ -46,8 +49,6 @@ export class PTxn {
     this.status = 'done';
     this.outcome = outcome;
     this.reason = reason;
-    this.timer?.cancel();
-    this.timer = undefined;
     for (const r of this.waiting ?? []) r();
     this.waiting = undefined;
   }
@@ -109,18 +110,18 @@ export class Participant {
     try {
       if (t === undefined) {
         const known = this.outcomes.get(ctx.id);
-        if (known !== undefined) throw conflictError(ctx.id, `a call of it reached ${this.act.key} after the transaction had already ${known === 'aborted' ? 'aborted' : 'finished'} there`);
-        if (this.act.host.clock.now() >= ctx.deadline) throw conflictError(ctx.id, `it ran past its deadline before reaching ${this.act.key}`);
+        if (known !== undefined) throw refusal(ctx.id, `a call of it reached ${this.act.key} after the transaction had already ${known === 'aborted' ? 'aborted' : 'finished'} there`);
+        if (this.act.host.clock.now() >= ctx.deadline) throw refusal(ctx.id, `it ran past its deadline before reaching ${this.act.key}`, 'transaction_timeout');
         t = new PTxn(ctx.id, ctx.deadline, ctx.lockWaitMs);
         this.txns.set(t.id, t);
         this.watch(t);
       } else if (t.status !== 'active') {
-        throw conflictError(t.id, `a call of it reached ${this.act.key} after its commit had started (await every call made inside a transaction)`);
+        throw refusal(t.id, `a call of it reached ${this.act.key} after its commit had started (await every call made inside a transaction)`);
       }
       ctx.join(this.act.key, false);
       const loading = s.ensureLoaded();
       if (loading !== undefined) await loading;
-      if (t.status !== 'active') throw conflictError(t.id, t.reason ?? `it was aborted at ${this.act.key}`);
+      if (t.status !== 'active') throw refusal(t.id, t.reason ?? `it was aborted at ${this.act.key}`);
       const waiting = s.acquire(t, write);
       if (waiting !== undefined) await waiting;
     } catch (err) {
@@ -135,28 +136,53 @@ export class Participant {
     txnOfScope(currentScope())?.join(this.act.key, true);
   }
 
-  /** Gives up on a transaction still running at its deadline; asks the record about a prepared one. */
+  /**
+   * Keeps the activation alive while it holds `t`, and makes sure the deadline sweep runs by
+   * `t`'s deadline (plus grace). One timer per participant, not one per transaction: nearly
+   * every transaction ends long before its deadline.
+   */
   private watch(t: PTxn): void {
     const clock = this.act.host.clock;
     const at = t.deadline + this.recoveryGraceMs();
-    const ms = Math.max(1, at - clock.now());
-    // Keep the activation (and what it holds for the transaction) alive that long.
-    this.act.delayDeactivation(ms + 1_000);
-    t.timer = clock.setTimer(() => {
-      t.timer = undefined;
-      if (t.status === 'active') this.abortLocal(t, `it ran past its deadline at ${this.act.key}`);
-      else if (t.status === 'prepared') this.resolveByRecord(t).catch((err) => { this.report('recovery', err); this.rearm(t); });
-      else if (t.status !== 'done') this.rearm(t);
-    }, ms);
+    this.act.delayDeactivation(Math.max(1, at - clock.now()) + 1_000);
+    if (this.sweepTimer === undefined || at < this.sweepAt) this.armSweep(at);
   }
 
-  private rearm(t: PTxn): void {
-    if (t.status === 'done') return;
-    t.timer = this.act.host.clock.setTimer(() => {
-      t.timer = undefined;
-      if (t.status === 'prepared') this.resolveByRecord(t).catch((err) => { this.report('recovery', err); this.rearm(t); });
-      else this.rearm(t);
-    }, this.recoveryGraceMs());
+  private sweepTimer: TimerHandle | undefined = undefined;
+  private sweepAt = Infinity;
+
+  private armSweep(at: number): void {
+    this.sweepTimer?.cancel();
+    this.sweepAt = at;
+    this.sweepTimer = this.act.host.clock.setTimer(() => {
+      this.sweepTimer = undefined;
+      this.sweepAt = Infinity;
+      this.sweep();
+    }, Math.max(1, at - this.act.host.clock.now()));
+  }
+
+  /**
+   * Transactions past their deadline (plus grace): a running one is dropped; a prepared one
+   * asks the record (absent → aborted); one mid-write is looked at again later.
+   */
+  private sweep(): void {
+    const now = this.act.host.clock.now();
+    const grace = this.recoveryGraceMs();
+    let next = Infinity;
+    for (const t of [...this.txns.values()]) {
+      const due = t.deadline + grace;
+      if (due > now) { next = Math.min(next, due); continue; }
+      if (t.status === 'active') {
+        this.abortLocal(t, `it ran past its deadline at ${this.act.key}`, 'transaction_timeout');
+      } else if (t.status === 'prepared' && !t.resolving) {
+        t.resolving = true;
+        this.resolveByRecord(t).catch((err) => this.report('recovery', err)).finally(() => { t.resolving = false; });
+        next = Math.min(next, now + grace);
+      } else {
+        next = Math.min(next, now + grace);
+      }
+    }
+    if (next !== Infinity && (this.sweepTimer === undefined || next < this.sweepAt)) this.armSweep(next);
   }
 
   /** A prepared transaction whose outcome never arrived: the record decides (absent → aborted). */
@@ -169,12 +195,12 @@ export class Participant {
 
   // ---- local outcomes ------------------------------------------------------------
 
-  abortLocal(t: PTxn, reason: string): void {
+  abortLocal(t: PTxn, reason: string, code: RefusalCode = 'transaction_conflict'): void {
     if (t.status === 'done') return;
     t.markDone('aborted', reason);
     this.txns.delete(t.id);
     this.remember(t.id, 'aborted');
-    const err = conflictError(t.id, reason);
+    const err = refusal(t.id, reason, code);
     for (const s of this.states.values()) s.cancelWaits(t, err);
     for (const s of t.locked) s.release(t);
   }
@@ -245,7 +271,7 @@ export class Participant {
     }
     t.status = 'preparing';
     try {
-      await Promise.all([...t.writes].map((s) => s.writePending(t)));
+      await (t.preparing = Promise.all([...t.writes].map((s) => s.writePending(t))));
     } catch (err) {
       this.abortLocal(t, `${this.act.key} could not prepare: ${(err as Error).message}`);
       return { vote: 'no', reason: `${this.act.key} could not prepare: ${(err as Error).message}` };
@@ -276,7 +302,9 @@ export class Participant {
    */
   async resolve(txnId: string, onePhase: boolean): Promise<Outcome> {
     const t = this.txns.get(txnId);
-    if (t !== undefined && (t.status === 'preparing' || t.status === 'committing')) await t.finished();
+    // Let a prepare or a one-phase commit in progress here finish first.
+    if (t?.status === 'preparing') await t.preparing?.catch(() => undefined);
+    if (t?.status === 'committing') await t.finished();
     const known = this.knownOutcome(txnId);
     if (known !== undefined) return known;
     const storage = this.act.host.storage;

@@ -11,7 +11,7 @@
 import { copy } from '../codec.js';
 import { InconsistentStateError } from '../errors.js';
 import type { TimerHandle } from '../clock.js';
-import { conflictError } from './errors.js';
+import { refusal } from './errors.js';
 import { RECENT_COMMITS, decodeItem, encodeItem, readRecord, createRecord, stateItemName, type StateItem } from './records.js';
 import type { Participant, PTxn } from './participant.js';
 import { DEAD } from './host.js';
@@ -84,6 +84,7 @@ export class TxState<T> extends TransactionalState<T> {
 
   async read(): Promise<T> {
     const t = await this.participant.enter(this, false);
+    if (t.status !== 'active') throw refusal(t.id, t.reason ?? `it ended at ${this.participant.act.key} while this call waited`);
     const v = this.working?.txn === t ? this.working.value : this.value;
     return this.copy(v);
   }
@@ -91,6 +92,7 @@ export class TxState<T> extends TransactionalState<T> {
   async update(fn: (value: T) => T): Promise<void> {
     if (typeof fn !== 'function') throw new TypeError(`${this.describe()}.update takes a function (value => newValue)`);
     const t = await this.participant.enter(this, true);
+    if (t.status !== 'active') throw refusal(t.id, t.reason ?? `it ended at ${this.participant.act.key} while this call waited`);
     const base = this.working?.txn === t ? this.working.value : this.value;
     const next = fn(this.copy(base));
     if (next instanceof Promise) throw new TypeError(`${this.describe()}.update: the function must be synchronous and return the new value`);
@@ -226,7 +228,7 @@ export class TxState<T> extends TransactionalState<T> {
         txn: t, write, resolve, reject,
         timer: this.participant.act.host.clock.setTimer(() => {
           this.waiters = this.waiters.filter((x) => x !== w);
-          reject(conflictError(t.id, `waited ${t.lockWaitMs} ms for the lock on ${this.describe()}, held by prepared transaction ${blocker.txn}; gave up (lock-wait bound)`));
+          reject(refusal(t.id, `waited ${t.lockWaitMs} ms for the lock on ${this.describe()}, held by prepared transaction ${blocker.txn}; gave up (lock-wait bound)`, 'transaction_lock_timeout'));
         }, t.lockWaitMs),
       };
       this.waiters.push(w);
@@ -251,7 +253,7 @@ export class TxState<T> extends TransactionalState<T> {
   }
 
   private conflict(t: PTxn, holder: string): Error {
-    return conflictError(t.id, `${this.describe()} is locked by transaction ${holder}, which is still running (conflicting transactions do not wait for each other; retry)`);
+    return refusal(t.id, `${this.describe()} is locked by transaction ${holder}, which is still running (conflicting transactions do not wait for each other; retry)`);
   }
 
   /** Drops `t`'s locks (and its new value, unless it was applied) and lets waiters in. */

@@ -39,6 +39,7 @@ export class TxnContext {
   calls = 0;
   /** Set when the transaction can no longer commit, with the reason. */
   broken: string | undefined = undefined;
+  private idleWaiters: (() => void)[] | undefined = undefined;
 
   constructor(readonly id: string, readonly deadline: number, readonly lockWaitMs: number) {}
 
@@ -50,6 +51,21 @@ export class TxnContext {
 
   break(reason: string): void {
     this.broken ??= reason;
+  }
+
+  /** Resolves when no call made inside the transaction from this process is open. */
+  whenIdle(): Promise<void> {
+    if (this.calls === 0) return Promise.resolve();
+    return new Promise((r) => (this.idleWaiters ??= []).push(r));
+  }
+
+  /** A call made inside the transaction returned. */
+  callDone(): void {
+    if (--this.calls === 0 && this.idleWaiters !== undefined) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = undefined;
+      for (const r of waiters) r();
+    }
   }
 
   /** The wire form: only identity and bounds travel down the call tree. */
@@ -105,9 +121,9 @@ export function trackTransactionalCall<T>(txn: unknown, p: Promise<T>): Promise<
   if (!(txn instanceof TxnContext)) return p;
   txn.calls++;
   return p.then(
-    (v) => { txn.calls--; return v; },
+    (v) => { txn.callDone(); return v; },
     (err) => {
-      txn.calls--;
+      txn.callDone();
       if (lostTrackOf(err)) txn.break(`a call made inside the transaction failed without an answer: ${(err as Error).message}`);
       throw err;
     },

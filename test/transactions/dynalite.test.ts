@@ -1,10 +1,10 @@
-/** The transaction suite on DynamoDB storage served by dynalite (in-process, LevelDB on disk). */
+/** The transaction suite on DynamoDB storage served by dynalite (its own process, so it has its own core). */
 import { dynamoStorage } from 'granary';
-import { startDynalite, uniqueTable } from '../support/dynamodb.js';
+import { startDynaliteProcess, uniqueTable } from '../support/dynamodb.js';
 import { transactionSuite } from './suite.js';
 
 transactionSuite('dynalite', async () => {
-  const db = await startDynalite();
+  const db = await startDynaliteProcess();
   const storage = dynamoStorage({ table: uniqueTable('granary_txn'), endpoint: db.endpoint, region: 'local' });
   await storage.ensureTable();
   return {
