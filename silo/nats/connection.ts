@@ -88,7 +88,9 @@ export class NatsClusterConnection implements ClusterConnection {
       // Make sure the server has our subscriptions before anyone can learn our id.
       await parts.nc.flush();
     } catch (err) {
-      conn.membership.stop();
+      conn.finished = true;
+      conn.responder?.stop();
+      conn.shutdown();
       throw err;
     }
     return conn;
@@ -114,7 +116,10 @@ export class NatsClusterConnection implements ClusterConnection {
     if (this.finished) return;
     this.finished = true;
     try {
-      await this.responder?.drain(this.parts.timings.drainTimeoutMs);
+      const unanswered = (await this.responder?.drain(this.parts.timings.drainTimeoutMs)) ?? 0;
+      if (unanswered > 0) {
+        this.parts.logger.warn('leaving with calls still unanswered: the drain bound ran out; their callers get SiloUnavailableError', { unanswered, drainTimeoutMs: this.parts.timings.drainTimeoutMs });
+      }
       await this.membership.leave();
       this.responder?.stop();
     } finally {
@@ -129,6 +134,11 @@ export class NatsClusterConnection implements ClusterConnection {
     this.finished = true;
     this.responder?.stop();
     this.shutdown();
+    // Once the server has our unsubscribe, a call to us gets "no responders" at once, as
+    // after a real crash (where the closed socket does it) — not silence.
+    if (this.responder !== undefined && this.transport.connected) {
+      await Promise.race([this.parts.nc.flush(), new Promise((r) => setTimeout(r, 500).unref())]).catch(() => undefined);
+    }
     await this.parts.nc.close().catch(() => undefined);
   }
 

@@ -21,8 +21,6 @@ interface Member {
   revision: number;
   /** `performance.now()` of its latest heartbeat, as far as we can tell. */
   lastSeen: number;
-  /** Out of the live set, but still finishing a graceful stop: its in-flight calls may still be answered. */
-  gone: boolean;
 }
 
 export interface MembershipDeps {
@@ -77,7 +75,7 @@ export class NatsMembership implements Membership {
 
   isLive(siloId: string): boolean {
     const m = this.members.get(siloId);
-    return m !== undefined && !m.gone;
+    return m !== undefined;
   }
 
   onChange(listener: (live: readonly SiloInfo[]) => void): () => void {
@@ -100,6 +98,7 @@ export class NatsMembership implements Membership {
   private async check(siloId: string): Promise<void> {
     for (const timeout of PING_TIMEOUTS_MS) {
       if (!this.connected || this.stopped || !this.isLive(siloId)) return;
+      const pingedAt = performance.now();
       const result = await this.deps.transport.ping(siloId, Math.min(timeout, this.deps.timings.staleAfterMs / 4));
       if (result === 'alive') return;
       if (result === 'gone') {
@@ -107,7 +106,7 @@ export class NatsMembership implements Membership {
         // reconnected yet (its subscription comes back with its connection): not a verdict.
         const m = this.members.get(siloId);
         if (m !== undefined && m.revision <= this.reconnectSequence) return;
-        if (this.connected) this.declareDead(siloId, 'no responders');
+        if (this.connected) this.declareDead(siloId, 'no responders', pingedAt);
         return;
       }
     }
@@ -121,7 +120,7 @@ export class NatsMembership implements Membership {
    */
   async confirmLive(siloId: string): Promise<boolean> {
     const known = this.members.get(siloId);
-    if (known !== undefined) return !known.gone;
+    if (known !== undefined) return true;
     const e = await this.kv.get(siloId);
     if (e === null || e.operation !== 'PUT') return false;
     const age = Math.max(0, Date.now() - e.created.getTime());
@@ -239,7 +238,7 @@ export class NatsMembership implements Membership {
       }
       if (m !== undefined) {
         this.remove(id);
-        this.deps.transport.failSilo(id, new SiloUnavailableError(`silo ${id} left the cluster while the call was in flight; it may or may not have run`));
+        void this.settleInFlight(id);
       }
       return;
     }
@@ -260,20 +259,12 @@ export class NatsMembership implements Membership {
         this.kv.delete(id, { previousSeq: e.revision }).catch(() => undefined);
         return;
       }
-      this.members.set(id, { info, revision: e.revision, lastSeen, gone: false });
+      this.members.set(id, { info, revision: e.revision, lastSeen });
       this.changed();
       return;
     }
     m.revision = Math.max(m.revision, e.revision);
     m.lastSeen = Math.max(m.lastSeen, lastSeen);
-    if (m.gone) {
-      // A draining silo that stopped listening stays out; anyone else heartbeating is back.
-      if (info.status === 'draining') { m.info = info; return; }
-      m.gone = false;
-      m.info = info;
-      this.changed();
-      return;
-    }
     if (!sameSiloInfo(m.info, info)) {
       m.info = info;
       this.changed();
@@ -312,6 +303,7 @@ export class NatsMembership implements Membership {
    */
   private async confirmStale(id: string, silentMs: number): Promise<void> {
     const timeout = Math.min(2000, this.deps.timings.staleAfterMs / 2);
+    const pingedAt = performance.now();
     const result = await this.deps.transport.ping(id, timeout);
     const m = this.members.get(id);
     if (m === undefined || !this.connected || this.stopped) return;
@@ -321,20 +313,44 @@ export class NatsMembership implements Membership {
       return;
     }
     const why = result === 'gone' ? 'no responders' : `no answer within ${timeout} ms`;
-    this.declareDead(id, `no heartbeat for ${Math.round(performance.now() - m.lastSeen)} ms, and ${why}`);
+    this.declareDead(id, `no heartbeat for ${Math.round(performance.now() - m.lastSeen)} ms, and ${why}`, result === 'gone' ? pingedAt : Infinity);
   }
 
-  private declareDead(id: string, why: string): void {
+  /**
+   * A silo left (its entry was deleted). A graceful leave answers every call it received
+   * before deleting its entry, so a call still waiting was either never delivered — its
+   * "no responders" is on the way, and it will be re-routed — or lost in a crash (or a
+   * drain that ran out of time). A ping tells them apart: NATS answers in order, so once
+   * the ping's "no responders" is back, calls sent before it that still wait were delivered
+   * and will never be answered.
+   */
+  private async settleInFlight(id: string): Promise<void> {
+    const pingedAt = performance.now();
+    for (const timeout of [250, 500, 1000]) {
+      const result = await this.deps.transport.ping(id, timeout);
+      if (result === 'alive') return; // still answering: its replies will come
+      if (result === 'gone') break;
+    }
+    // Gone, or silent for 1.75 s: what was sent before the first ping is not coming back.
+    const failed = this.deps.transport.failSilo(
+      id,
+      new SiloUnavailableError(`silo ${id} left the cluster while the call was in flight; it may or may not have run`),
+      pingedAt,
+    );
+    if (failed > 0) this.deps.logger.warn('a silo left with calls unanswered', { left: id, failed });
+  }
+
+  /**
+   * Out of the live set, and calls waiting on it fail (not retryable: they may have run).
+   * With `sentBefore` (the time of a ping that got "no responders"), only calls sent before
+   * it: later ones were not delivered either, get their own "no responders" and re-route.
+   */
+  private declareDead(id: string, why: string, sentBefore = Infinity): void {
     const m = this.members.get(id);
     if (m === undefined) return;
-    if (why === 'no responders' && m.info.status === 'draining') {
-      // A graceful stop in progress: it stopped listening but still answers what it took.
-      if (!m.gone) { m.gone = true; this.changed(); }
-      return;
-    }
-    this.deps.logger.info('silo declared dead', { dead: id, why });
+    this.deps.logger.warn('silo declared dead', { dead: id, why });
     this.remove(id);
-    this.deps.transport.failSilo(id, new SiloUnavailableError(`silo ${id} was declared dead (${why}) while the call was in flight; it may or may not have run`));
+    this.deps.transport.failSilo(id, new SiloUnavailableError(`silo ${id} was declared dead (${why}) while the call was in flight; it may or may not have run`), sentBefore);
     // Tell everyone; conditional, so a silo that heartbeated meanwhile is not erased.
     this.kv.delete(id, { previousSeq: m.revision }).catch(() => undefined);
   }
@@ -343,12 +359,12 @@ export class NatsMembership implements Membership {
     const m = this.members.get(id);
     if (m === undefined) return;
     this.members.delete(id);
-    if (!m.gone) this.changed();
+    this.changed();
   }
 
   private changed(): void {
     const live: SiloInfo[] = [];
-    for (const m of this.members.values()) if (!m.gone) live.push(m.info);
+    for (const m of this.members.values()) live.push(m.info);
     this.snapshot = live;
     for (const l of [...this.listeners]) {
       try {
@@ -383,7 +399,7 @@ export class NatsMembership implements Membership {
     // We are live in our own view at once, without waiting for the watch to echo it.
     const m = this.members.get(info.id);
     if (m === undefined) {
-      this.members.set(info.id, { info, revision, lastSeen: performance.now(), gone: false });
+      this.members.set(info.id, { info, revision, lastSeen: performance.now() });
       this.changed();
     } else {
       m.revision = Math.max(m.revision, revision);

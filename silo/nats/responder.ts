@@ -99,10 +99,10 @@ export class Responder {
   };
 
   /**
-   * Graceful stop: no new requests (NATS answers "no responders" to later callers, who go
+   * Graceful stop (resolves to the calls still unanswered when `timeoutMs` ran out): no new requests (NATS answers "no responders" to later callers, who go
    * elsewhere), every request already received is answered, and the replies are flushed.
    */
-  async drain(timeoutMs: number): Promise<void> {
+  async drain(timeoutMs: number): Promise<number> {
     if (!this.sub.isClosed()) await this.sub.drain().catch(() => undefined);
     if (this.active > 0) {
       await new Promise<void>((resolve) => {
@@ -112,6 +112,7 @@ export class Responder {
     }
     this.flush();
     await this.nc.flush().catch(() => undefined);
+    return this.active;
   }
 
   stop(): void {

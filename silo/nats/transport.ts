@@ -110,11 +110,13 @@ export class NatsTransport implements Transport {
     );
   }
 
-  /** Fails every call in flight to `siloId` (membership declared it dead). */
-  failSilo(siloId: string, err: Error): void {
+  /** Fails the calls in flight to `siloId` (sent before `sentBefore`): membership declared it dead. */
+  failSilo(siloId: string, err: Error, sentBefore = Infinity): number {
     const set = this.bySilo.get(siloId);
-    if (set === undefined) return;
-    for (const p of [...set]) this.fail(p, err);
+    if (set === undefined) return 0;
+    const doomed = [...set].filter((p) => p.sentAt < sentBefore);
+    for (const p of doomed) this.fail(p, err);
+    return doomed.length;
   }
 
   /** Fails every call in flight (the NATS connection dropped or closed). */

@@ -155,13 +155,13 @@ describe('silo processes on NATS: failover and graceful stop under load', () => 
     const onVictim = keys.filter((k) => map.get(`Counter/${k}`) === victimId);
     expect(onVictim.length).toBeGreaterThan(0);
 
-    const run = load(c.clients, keys, 16);
+    const run = load(c.clients, keys, keys.length); // one loop per grain: its recovery is its own
     await sleep(700);
     const killedAt = performance.now();
     victim.child.kill('SIGKILL');
     await victim.exited;
     c.silos.shift();
-    await sleep(2500);
+    await sleep(4000);
     await run.stop();
 
     const failures = run.outcomes.filter((o) => o.error !== undefined);
@@ -173,7 +173,13 @@ describe('silo processes on NATS: failover and graceful stop under load', () => 
     expect(run.outcomes.filter((o) => o.start > killedAt + 1000 && o.error !== undefined)).toEqual([]);
     // Time to the first success of each of the victim's grains after the kill.
     const recovery = onVictim.map((k) => Math.min(...run.outcomes.filter((o) => o.key === k && o.error === undefined && o.start >= killedAt).map((o) => o.end)) - killedAt);
-    expect(Math.max(...recovery)).toBeLessThan(1500);
+    // Failover must not wait for the heartbeat verdict (stale after 4 s, then a ping): it is
+    // driven by "no responders" and the slow-call probe, so every grain is back well before
+    // that. (Typically in 0.1-0.4 s; on a loaded 2-core machine the re-activation's storage
+    // and KV round trips queue behind the load. bench/nats-failover measures the figure.)
+    const bound = 3500;
+    const slow = onVictim.filter((_, i) => recovery[i]! >= bound).map((k) => `${k}: ${run.outcomes.filter((o) => o.key === k && o.end >= killedAt).map((o) => `[${Math.round(o.start - killedAt)}..${Math.round(o.end - killedAt)} ms ${o.error === undefined ? 'ok' : String(o.error)}]`).join(' ')}`);
+    expect(Math.max(...recovery), slow.join('\n')).toBeLessThan(bound);
     // Nothing acknowledged is lost: every key holds at least 1 + its acknowledged adds, and at
     // most that plus the adds whose outcome is unknown.
     const unknown = new Map<string, number>();
@@ -199,6 +205,7 @@ describe('silo processes on NATS: failover and graceful stop under load', () => 
 
     const run = load(c.clients, keys, 16);
     await sleep(700);
+    const signalledAt = performance.now();
     const { code } = await leaving.signal('SIGTERM');
     c.silos.shift();
     const exitedAt = performance.now();
@@ -206,7 +213,12 @@ describe('silo processes on NATS: failover and graceful stop under load', () => 
     await run.stop();
 
     expect(code).toBe(0);
-    expect(run.outcomes.filter((o) => o.error !== undefined).map((o) => String(o.error))).toEqual([]);
+    // On failure, the stopped silo's warnings say what happened on its side.
+    const diagnostics = [
+      ...run.outcomes.filter((o) => o.error !== undefined).map((o) => `${o.key}: started ${Math.round(o.start - signalledAt)} ms after SIGTERM, failed after ${Math.round(o.end - o.start)} ms (exit at ${Math.round(exitedAt - signalledAt)} ms)`),
+      ...leaving.logs.filter((l) => l.level !== 'debug').map((l) => JSON.stringify(l)),
+    ].join('\n');
+    expect(run.outcomes.filter((o) => o.error !== undefined).map((o) => String(o.error)), diagnostics).toEqual([]);
     expect(run.outcomes.filter((o) => o.start > exitedAt).length).toBeGreaterThan(20);
     for (const k of keys) expect(await c.clients[2]!.getGrain<Counter>('Counter', k).get()).toBe(1 + run.acked.get(k)!);
     // No directory entry and no membership entry of the stopped silo remain.
