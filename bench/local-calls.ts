@@ -18,6 +18,7 @@ class Plain {
 class Adder extends Grain<{ value: number }> {
   protected override initialState() { return { value: 0 }; }
   async add(n: number): Promise<number> { this.state.value += n; return this.state.value; }
+  async addAll(p: { n: number; tags: string[] }): Promise<number> { this.state.value += p.n; return this.state.value; }
 }
 
 /** The floor: ALS context per call and a promise-chain mailbox per object. */
@@ -58,11 +59,19 @@ async function main(): Promise<void> {
     { name: 'granary', ops: FANOUT * 10, batch: async () => { for (let r = 0; r < 10; r++) await Promise.all(refs.map((g) => g.add(1))); } },
     { name: 'floor', ops: FANOUT * 10, batch: async () => { for (let r = 0; r < 10; r++) await Promise.all(boxes.map((b) => b.add(1))); } },
   );
+  // What keeping caller and callee apart costs: an object argument is copied through the
+  // codec; primitive arguments are passed as they are.
+  const arg = { n: 1, tags: ['a', 'b'] };
+  const copying = await paired(
+    { name: 'object arg', ops: SEQ, batch: async () => { const r = refs[1]!; for (let i = 0; i < SEQ; i++) await r.addAll(arg); } },
+    { name: 'primitive arg', ops: SEQ, batch: async () => { const r = refs[1]!; for (let i = 0; i < SEQ; i++) await r.add(1); } },
+  );
   const plainAfter = await throughput('plain await (after ALS is on)', SEQ, plainBatch);
   await silo.stop();
 
   row('granary local call, sequential', fmtRate(seq.a), 'ALS + mailbox loop', fmtRate(seq.b), seq.ratio, 0.7);
   row('granary local call, 1000 grains concurrent', fmtRate(par.a), 'ALS + mailbox, 1000 objects', fmtRate(par.b), par.ratio, 0.7);
+  row('local call with an object argument (copied)', fmtRate(copying.a), 'same call, primitive argument', fmtRate(copying.b), copying.ratio);
   row('granary local call, sequential', fmtRate(seq.a), 'plain await obj.m() (no ALS yet)', fmtRate(plainBefore.opsPerSec), seq.a / plainBefore.opsPerSec);
   row('plain await after ALS is in use', fmtRate(plainAfter.opsPerSec), 'plain await before', fmtRate(plainBefore.opsPerSec), plainAfter.opsPerSec / plainBefore.opsPerSec);
 }
