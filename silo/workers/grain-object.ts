@@ -11,10 +11,14 @@ import { ObjectHost } from './object-host.js';
 import { serveStorageOp } from './object-storage.js';
 import type { WorkersRuntime } from './runtime.js';
 
-/** The class wrangler.toml names in `class_name` (exported from the Worker's main module). */
-export type GrainObjectClass = new (ctx: DurableObjectStateLike, env: WorkerEnv) => DurableObject<WorkerEnv> & {
+/**
+ * The class wrangler.toml names in `class_name` (exported from the Worker's main module). A
+ * `DurableObject` subclass; typed structurally so declarations need no Workers types.
+ */
+export type GrainObjectClass = new (ctx: DurableObjectStateLike, env: WorkerEnv) => {
   call(payload: string): Promise<string>;
   storage(payload: string): Promise<string>;
+  fetch(request: Request): Promise<Response>;
 };
 
 export function grainObjectClass(runtimeFor: (env: WorkerEnv) => WorkersRuntime): GrainObjectClass {

@@ -13,7 +13,8 @@
 import {
   Activation, ActivationStatus, GrainError, GrainNotFoundError, InvalidArgumentError, MAX_HOPS, PendingCall,
   SiloUnavailableError, copy, decode, encode, newScope, parseGrainId, toGrainError, withTransactionReply,
-  type ActivationHost, type CallMessage, type DeactivationReason, type GrainClass, type Reply, type StorageProvider,
+  type ActivationHost, type CallMessage, type Clock, type DeactivationReason, type GrainClass, type GrainId, type Reply,
+  type StorageProvider,
 } from '../../runtime/index.js';
 import type { WorkersRuntime } from './runtime.js';
 
@@ -21,7 +22,7 @@ import type { WorkersRuntime } from './runtime.js';
 const WATCHDOG_INTERVAL_MS = 250;
 
 export class ObjectHost implements ActivationHost {
-  readonly clock;
+  readonly clock: Clock;
   readonly defaultIdleTimeoutMs = 0; // unused: eviction is the platform's
   private act: Activation | undefined;
   /** `"type/key"` of the grain this object hosts, fixed by the first call. */
@@ -61,7 +62,7 @@ export class ObjectHost implements ActivationHost {
       }
       const caller = newScope(msg.ctx, false, undefined, undefined, msg.chain, msg.txn);
       const timeout = Math.max(1, Math.min(Number(msg.timeout) || 0, this.runtime.responseTimeoutMs * 10));
-      let target;
+      let target: GrainId;
       try {
         target = parseGrainId(msg.target);
       } catch (err) {
@@ -71,8 +72,9 @@ export class ObjectHost implements ActivationHost {
       const call = new PendingCall(
         target, msg.target, msg.method, msg.args, caller, timeout, false, Number(msg.hops) || 0,
         // withTransactionReply: the participants this call enlisted go back to the caller's transaction.
-        (value) => resolve(replyText(withTransactionReply({ k: 'ok', value, host: this.objectName }, caller))),
-        (err) => resolve(replyText(withTransactionReply({ k: 'err', error: toGrainError(err).toWire(), host: this.objectName }, caller))),
+        // The host a reply names is the grain's own object: its name is the grain id.
+        (value) => resolve(replyText(withTransactionReply({ k: 'ok', value, host: msg.target }, caller))),
+        (err) => resolve(replyText(withTransactionReply({ k: 'err', error: toGrainError(err).toWire(), host: msg.target }, caller))),
       );
       this.deliver(call);
     });

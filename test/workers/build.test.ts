@@ -20,7 +20,7 @@ const scratch = tempDir('granary-worker-build-');
 const running: RunningWorker[] = [];
 
 beforeAll(async () => {
-  // Exactly what `npm run build:worker` runs.
+  // Exactly what `npm run build:worker` (and wrangler's [build] command) runs.
   await run(process.execPath, ['deploy/build-worker.mjs'], { cwd: ROOT });
 });
 
@@ -46,6 +46,7 @@ describe('the Worker build and wrangler.toml', () => {
     expect(existsSync(artifact)).toBe(true);
     expect(Date.now() - statSync(artifact).mtimeMs).toBeLessThan(120_000);
     expect(cfg.noBundle).toBe(true);
+    expect(cfg.buildCommand).toBe('node deploy/build-worker.mjs');
     expect(cfg.compatibilityFlags).toContain('nodejs_compat');
     expect(cfg.bindings).toEqual([{ name: 'GRAINS', className: 'GrainObject' }]);
     expect(cfg.sqliteClasses).toEqual(['GrainObject']);

@@ -58,7 +58,7 @@ describe('Worker on DynamoDB: one table for Workers and silos', () => {
     expect(decode((await storage.read(grainId('Counter', 'shared'), 'state'))!.payload!)).toEqual({ value: 42 });
   });
 
-  it('a write from a stale version loses with InconsistentStateError (409), as on silos', async () => {
+  it('a write from a stale version loses with InconsistentStateError (409) and the stale activation goes, as on silos', async () => {
     await client.getGrain(Counter, 'raced').add(1);
     // Another writer (here: directly on the table) moves the version on.
     const current = await storage.read(grainId('Counter', 'raced'), 'state');
@@ -66,5 +66,7 @@ describe('Worker on DynamoDB: one table for Workers and silos', () => {
     const res = await fetch(`${worker.url}/grains/Counter/raced/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"args":[1]}' });
     expect(res.status).toBe(409);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('inconsistent_state');
+    // The stale activation went away; the next call activates with the stored state.
+    expect(await client.getGrain(Counter, 'raced').add(1)).toBe(101);
   });
 });

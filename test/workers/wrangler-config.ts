@@ -15,6 +15,8 @@ export interface WranglerConfig {
   compatibilityDate: string;
   compatibilityFlags: string[];
   noBundle: boolean;
+  /** `[build] command`: what wrangler runs before dev and deploy. */
+  buildCommand: string | undefined;
   bindings: { name: string; className: string }[];
   sqliteClasses: string[];
   vars: Record<string, string>;
@@ -82,6 +84,7 @@ export function readWranglerConfig(path = 'wrangler.toml'): WranglerConfig {
     compatibilityDate: str(top, 'compatibility_date'),
     compatibilityFlags: (top.compatibility_flags as string[] | undefined) ?? [],
     noBundle: top.no_bundle === true,
+    buildCommand: tables.get('build')?.command as string | undefined,
     bindings: (arrays.get('durable_objects.bindings') ?? []).map((b) => ({ name: str(b, 'name'), className: str(b, 'class_name') })),
     sqliteClasses: (arrays.get('migrations') ?? []).flatMap((m) => (m.new_sqlite_classes as string[] | undefined) ?? []),
     vars,
