@@ -11,11 +11,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { GetItemCommand, ListTablesCommand, PutItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Grain, Silo, dynamoStorage, grainId, jsonLogger, type DynamoStorage } from 'granary';
 import { fmtRate, heading, median, row } from './support.js';
+import { freePort } from '../test/support/ports.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const require = createRequire(import.meta.url);
@@ -30,16 +30,6 @@ class Counter extends Grain<{ value: number }> {
 
 interface Emulator { name: string; endpoint: string; stop(): Promise<void> }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs `cmd` until it answers ListTables on `port`. */
 async function emulator(name: string, cmd: string, args: string[], port: number, cwd?: string): Promise<Emulator> {

@@ -9,7 +9,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -17,6 +16,7 @@ import {
   type StorageProvider, type TransactionalState,
 } from 'granary';
 import { fmtRate, heading, median, percentile, row } from './support.js';
+import { freePort } from '../test/support/ports.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const require = createRequire(import.meta.url);
@@ -154,16 +154,6 @@ async function bench(storageName: string, inner: StorageProvider, concurrency: n
   await silo.stop();
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** dynalite in its own process (its CPU is not this process's), in memory. */
 async function dynalite(): Promise<{ endpoint: string; stop(): Promise<void> }> {
