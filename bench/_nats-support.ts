@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Silo, memoryStorage, natsCluster, type GrainClass } from 'granary';
 import { NatsServer } from '../test/support/nats-server.js';
 import { median, percentile } from './support.js';
 
@@ -97,3 +98,14 @@ export async function alternate(rounds: number, a: () => Promise<LoadResult>, b:
 }
 
 export const ms = (x: number): string => `${x.toFixed(3)} ms`;
+
+/**
+ * In a forked worker: hosts `grains` on a silo of the NATS cluster `args` names, runs
+ * `setup`, tells the parent it is ready, and exits when the parent goes away.
+ */
+export async function serveSilo(grains: GrainClass[], args: { url: string; cluster: string }, setup?: () => Promise<void>): Promise<void> {
+  const silo = await Silo.start({ grains, cluster: natsCluster({ servers: args.url, name: args.cluster }), storage: memoryStorage() });
+  await setup?.();
+  process.send!({ silo: silo.id });
+  process.on('disconnect', () => process.exit(0));
+}

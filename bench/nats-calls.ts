@@ -9,7 +9,7 @@
  */
 import { connect, type NatsConnection } from 'nats';
 import { Grain, Silo, encode, memoryStorage, natsCluster } from 'granary';
-import { NatsServer, alternate, closedLoop, forkRole, ms, workerRole } from './_nats-support.js';
+import { NatsServer, alternate, closedLoop, forkRole, ms, workerRole, serveSilo } from './_nats-support.js';
 import { fmtRate, heading } from './support.js';
 
 export class Echo extends Grain {
@@ -25,14 +25,14 @@ interface Args { url: string; cluster: string; requestBytes: number; replyBytes:
 
 const worker = workerRole<Args>();
 if (worker?.role === 'callee') {
-  const { url, cluster, replyBytes } = worker.args;
-  const silo = await Silo.start({ grains: [Echo], cluster: natsCluster({ servers: url, name: cluster }), storage: memoryStorage() });
-  const nc = await connect({ servers: url });
-  const reply = new TextEncoder().encode('y'.repeat(replyBytes));
-  nc.subscribe('bench.raw', { callback: (_err, m) => { m.respond(reply); } });
-  await nc.flush();
-  process.send!({ silo: silo.id });
-  process.on('disconnect', () => process.exit(0));
+  const { url, replyBytes } = worker.args;
+  await serveSilo([Echo], worker.args, async () => {
+    // The raw responder lives in the same process as the silo, replying with the same bytes.
+    const nc = await connect({ servers: url });
+    const reply = new TextEncoder().encode('y'.repeat(replyBytes));
+    nc.subscribe('bench.raw', { callback: (_err, m) => { m.respond(reply); } });
+    await nc.flush();
+  });
 } else if (worker === undefined) {
   await main();
 }

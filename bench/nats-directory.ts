@@ -5,8 +5,8 @@
  * A first call costs at least two KV round trips (lookup + create) where raw costs one.
  */
 import { connect } from 'nats';
-import { GrainClient, Grain, Silo, memoryStorage, natsCluster } from 'granary';
-import { NatsServer, alternate, closedLoop, forkRole, ms, workerRole } from './_nats-support.js';
+import { GrainClient, Grain } from 'granary';
+import { NatsServer, alternate, closedLoop, forkRole, ms, workerRole, serveSilo } from './_nats-support.js';
 import { fmtRate, heading } from './support.js';
 
 export class Cell extends Grain<{ v: number }> {
@@ -21,9 +21,7 @@ interface Args { url: string; cluster: string }
 
 const worker = workerRole<Args>();
 if (worker?.role === 'silo') {
-  const silo = await Silo.start({ grains: [Cell], cluster: natsCluster({ servers: worker.args.url, name: worker.args.cluster }), storage: memoryStorage() });
-  process.send!({ silo: silo.id });
-  process.on('disconnect', () => process.exit(0));
+  await serveSilo([Cell], worker.args);
 } else if (worker === undefined) {
   await main();
 }

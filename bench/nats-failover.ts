@@ -7,9 +7,9 @@
  * "no responders" for the dead silo's subject, measured right after each kill.
  */
 import { connect, type KV, type NatsConnection } from 'nats';
-import { GrainClient, Grain, Silo, memoryStorage, natsCluster } from 'granary';
+import { GrainClient, Grain } from 'granary';
 import { grainKey } from '../silo/nats/names.js';
-import { NatsServer, forkRole, ms, workerRole, type Worker } from './_nats-support.js';
+import { NatsServer, forkRole, ms, workerRole, type Worker, serveSilo } from './_nats-support.js';
 import { heading, median, percentile } from './support.js';
 
 export class Cell extends Grain<{ v: number }> {
@@ -24,9 +24,7 @@ interface Args { url: string; cluster: string }
 
 const worker = workerRole<Args>();
 if (worker?.role === 'silo') {
-  const silo = await Silo.start({ grains: [Cell], cluster: natsCluster({ servers: worker.args.url, name: worker.args.cluster }), storage: memoryStorage() });
-  process.send!({ silo: silo.id });
-  process.on('disconnect', () => process.exit(0));
+  await serveSilo([Cell], worker.args);
 } else if (worker === undefined) {
   await main();
 }

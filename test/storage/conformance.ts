@@ -37,7 +37,7 @@ export function freshId(label: string): GrainId {
 const S = 'state';
 
 /** Rejects with what the promise rejected with, failing if it resolved. */
-async function rejection(p: Promise<unknown>): Promise<Error> {
+export async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
     await p;
   } catch (err) {
@@ -47,7 +47,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 }
 
 /** Random bytes as a Uint8Array (crypto fills at most 64 KiB per call). */
-function randomBytes(n: number): Uint8Array {
+export function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let at = 0; at < n; at += 65_536) crypto.getRandomValues(out.subarray(at, Math.min(n, at + 65_536)));
   return out;

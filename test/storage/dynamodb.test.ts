@@ -14,6 +14,7 @@ import {
 } from 'granary';
 import { Counter } from '../../grains/index.js';
 import { startDynalite, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
+import { rejection, randomBytes } from './conformance.js';
 import { INTERNAL, THROTTLED, startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
 let db: DynamoEndpoint;
@@ -25,19 +26,8 @@ function open(options: Partial<Parameters<typeof dynamoStorage>[0]> = {}): Dynam
   return s;
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
-
 function randomText(bytes: number): string {
-  const out = new Uint8Array(bytes);
-  for (let at = 0; at < bytes; at += 65_536) crypto.getRandomValues(out.subarray(at, Math.min(bytes, at + 65_536)));
-  return encode({ blob: out });
+  return encode({ blob: randomBytes(bytes) });
 }
 
 /** Every item of a table whose key starts with `prefix`. */

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startEmbeddedDynalite } from '../../silo/dynamodb/index.js';
+import { dynamoStorage, startEmbeddedDynalite, type DynamoStorage } from '../../silo/dynamodb/index.js';
 import { freePort } from './ports.js';
 export { freePort };
 
@@ -131,4 +131,17 @@ async function managed(child: ChildProcess, port: number, what: string): Promise
     client.destroy();
   }
   return { endpoint, port, close };
+}
+
+/** A DynamoDB storage on a fresh table of `db`, closing both when done (for suites that take a storage factory). */
+export async function storageOn(db: DynamoEndpoint, tablePrefix: string): Promise<{ storage: DynamoStorage; close(): Promise<void> }> {
+  const storage = dynamoStorage({ table: uniqueTable(tablePrefix), endpoint: db.endpoint, region: 'local' });
+  await storage.ensureTable();
+  return {
+    storage,
+    async close() {
+      await storage.close();
+      await db.close();
+    },
+  };
 }

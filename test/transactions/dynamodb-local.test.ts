@@ -3,19 +3,7 @@
  * The bank run is shorter here (the 2,000-transfer runs are on dynalite and across processes):
  * this file checks that AWS's own implementation of the conditional writes behaves the same.
  */
-import { dynamoStorage } from 'granary';
-import { startDynamoDBLocal, uniqueTable } from '../support/dynamodb.js';
+import { startDynamoDBLocal, storageOn } from '../support/dynamodb.js';
 import { transactionSuite } from './suite.js';
 
-transactionSuite('DynamoDB Local', async () => {
-  const db = await startDynamoDBLocal();
-  const storage = dynamoStorage({ table: uniqueTable('granary_txn'), endpoint: db.endpoint, region: 'local' });
-  await storage.ensureTable();
-  return {
-    storage,
-    async close() {
-      await storage.close();
-      await db.close();
-    },
-  };
-}, { transfers: 600, crashesAt: [0.3, 0.6] });
+transactionSuite('DynamoDB Local', async () => storageOn(await startDynamoDBLocal(), 'granary_txn'), { transfers: 600, crashesAt: [0.3, 0.6] });
