@@ -38,3 +38,7 @@ export type { StorageProvider, StoredState } from './storage.js';
 export { TransactionalState, TransactionInDoubtError, transactionDefaults, runTransaction } from './transactions/index.js';
 export type { TransactionRunOptions, TxnEnv } from './transactions/index.js';
 export { withTransactionReply, mergeTransactionReply, trackTransactionalCall } from './transactions/index.js';
+// Call filters (the seam features and users plug into) and the protocol's names.
+export { runFilters } from './filters.js';
+export type { CallFilter, CallFilters, GrainCall } from './filters.js';
+export * from './protocol.js';

@@ -13,10 +13,9 @@ import { HttpError, errorBody, statusOf } from './http-errors.js';
 import { toPlainJson } from './plain-json.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 
-/** Content type of bodies in the wire codec's tagged JSON (Date, BigInt, Map… round-trip). */
-export const GRANARY_JSON = 'application/vnd.granary+json';
-/** Request header: milliseconds the caller waits at most; past it the gateway answers 504. */
-export const TIMEOUT_HEADER = 'x-granary-timeout-ms';
+import { GRANARY_JSON, TIMEOUT_HEADER } from '../../runtime/protocol.js';
+
+export { GRANARY_JSON, TIMEOUT_HEADER };
 
 export interface GatewayCall {
   type: string;
