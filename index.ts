@@ -1,4 +1,55 @@
-/** granary: grains, silos and clients. */
-export * from './runtime/index.js';
-export * from './silo/index.js';
-export * from './client/index.js';
+/**
+ * granary: what an application needs to define grains, host them in silos, call them and
+ * test them. This list is the public contract (see api/granary.api.md); it grows on purpose,
+ * never by accident.
+ *
+ * - `granary/testing`: `TestCluster` and `FakeClock` for tests.
+ * - `granary/internal`: the machinery hosts and adapters share (activations, the catalog,
+ *   the wire codec, the ports' connection types, …), with no compatibility promise.
+ *
+ * Importing this module loads no NATS, AWS SDK or dynalite code: `natsCluster(...)` and
+ * `dynamoStorage(...)` load theirs when a silo or client first uses them.
+ */
+
+// Defining grains.
+export { Grain, RequestContext, TransactionalState } from './runtime/index.js';
+export type {
+  CallableMethods, ContextValues, DeactivationReason, Disposable, GrainClass, GrainId, GrainRef,
+  TimerOptions, TransactionOption, TransactionRunOptions,
+} from './runtime/index.js';
+export { defineGrains, type GrainRegistry, type RegisteredGrain, type RegisteredName } from './runtime/grain-registry.js';
+
+// Call filters.
+export type { CallFilter, CallFilters, GrainCall } from './runtime/index.js';
+
+// Errors.
+export {
+  GrainError, GrainNotFoundError, MethodNotFoundError, InconsistentStateError, DeadlockError,
+  TimeoutError, TransactionAbortedError, TransactionInDoubtError, SiloUnavailableError,
+  InvalidArgumentError,
+} from './runtime/index.js';
+export { TableNotFoundError } from './silo/dynamodb/index.js';
+
+// Hosting: silos, clusters and storage. (Each from its own module, not silo/index.ts, whose
+// gateway app would load Hono for every application, gateway or not.)
+export { Silo } from './silo/silo.js';
+export type { SiloOptions } from './silo/silo.js';
+export type { GatewayOptions } from './silo/gateway/silo-gateway.js';
+export type { Logger } from './silo/log.js';
+export type { ClusterProvider, StorageProvider, StoredState } from './runtime/index.js';
+export { memoryCluster, memoryStorage } from './silo/memory/index.js';
+export type { MemoryClusterOptions, MemoryStorage } from './silo/memory/index.js';
+export { natsCluster } from './silo/nats/index.js';
+export type { NatsClusterOptions } from './silo/nats/index.js';
+export { dynamoStorage, startEmbeddedDynalite } from './silo/dynamodb/index.js';
+export type {
+  DynamoStorage, DynamoStorageOptions, EnsureTableResult, EmbeddedDynalite, EmbeddedDynaliteOptions,
+} from './silo/dynamodb/index.js';
+
+// Calling grains from outside a silo.
+export { GrainClient } from './client/index.js';
+export type { ConnectOptions, HttpClientOptions } from './client/index.js';
+
+// Testing (also in granary/testing).
+export { TestCluster } from './silo/test-cluster.js';
+export type { TestClusterOptions } from './silo/test-cluster.js';

@@ -6,7 +6,8 @@
  *    deactivating them (target ≤ 20 ms), beside a plain loop over all 1 M activations.
  * Run with --expose-gc (npm run bench does).
  */
-import { FakeClock, Grain, Silo } from 'granary';
+import { Grain, Silo } from 'granary';
+import { FakeClock } from 'granary/testing';
 import { heading, median } from './support.js';
 
 class Small extends Grain<{ value: number }> {

@@ -7,7 +7,8 @@
  * Target: Granary ≥ 0.7× the ALS + mailbox loop.
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
-import { Grain, Silo, scopeStorage } from 'granary';
+import { Grain, Silo } from 'granary';
+import { scopeStorage } from 'granary/internal';
 import { fmtRate, heading, paired, row, throughput } from './support.js';
 
 class Plain {

@@ -8,7 +8,8 @@
  * Targets (issue 3): throughput ≥ 1.0× raw at c256; p50 ≤ 1.25× raw at c1.
  */
 import { connect, type NatsConnection } from 'nats';
-import { Grain, Silo, encode, memoryStorage, natsCluster } from 'granary';
+import { Grain, Silo, memoryStorage, natsCluster } from 'granary';
+import { encode } from 'granary/internal';
 import { NatsServer, alternate, closedLoop, forkRole, ms, workerRole, serveSilo } from './_nats-support.js';
 import { fmtRate, heading } from './support.js';
 

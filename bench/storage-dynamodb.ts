@@ -13,7 +13,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { GetItemCommand, ListTablesCommand, PutItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Grain, Silo, dynamoStorage, grainId, jsonLogger, type DynamoStorage } from 'granary';
+import { Grain, Silo, dynamoStorage, type DynamoStorage } from 'granary';
+import { grainId, jsonLogger } from 'granary/internal';
 import { fmtRate, heading, median, row } from './support.js';
 import { freePort } from '../test/support/ports.js';
 

@@ -12,9 +12,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import {
-  Grain, GrainClient, Silo, dynamoStorage, encode, grainId, jsonLogger, memoryCluster, memoryStorage,
+  Grain, GrainClient, Silo, dynamoStorage, memoryCluster, memoryStorage,
   type StorageProvider, type TransactionalState,
 } from 'granary';
+import { encode, grainId, jsonLogger } from 'granary/internal';
 import { fmtRate, heading, median, percentile, row } from './support.js';
 import { freePort } from '../test/support/ports.js';
 

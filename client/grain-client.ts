@@ -4,10 +4,10 @@
  */
 import {
   GrainTypes, makeRef, systemClock,
-  type Clock, type ClusterConnection, type ClusterProvider, type Grain, type GrainClass, type GrainRef, type Invoker,
+  type CallFilters, type Clock, type ClusterConnection, type ClusterProvider, type Grain, type GrainClass, type GrainRef, type Invoker,
   type TransactionRunOptions, type TxnEnv,
 } from '../runtime/index.js';
-import { natsCluster } from '../silo/nats/index.js';
+import type { GrainRegistry, RegisteredGrain, RegisteredName } from '../runtime/grain-registry.js';
 import { ClientRouter } from './cluster-client.js';
 import { httpTransport, type HttpClientOptions } from './http.js';
 import { clientTransactionEnv, runClientTransaction } from './transaction.js';
@@ -21,6 +21,8 @@ export interface ConnectOptions {
   responseTimeoutMs?: number;
   /** Time source (TestCluster passes its fake clock). */
   clock?: Clock;
+  /** Outgoing call filters, run around every call this client makes. */
+  filters?: Pick<CallFilters, 'outgoing'>;
 }
 
 /** How a client sends calls: a cluster connection, or HTTP. */
@@ -30,37 +32,43 @@ export interface ClientTransport extends Invoker {
   readonly transactions?: TxnEnv;
 }
 
-export class GrainClient {
+/** `R`: the type of a `defineGrains` registry, which types references by type name (`GrainClient.http<typeof grains>(url)`). */
+export class GrainClient<R extends GrainRegistry = GrainRegistry> {
   private readonly known = new GrainTypes();
 
   protected constructor(private readonly transport: ClientTransport) {}
 
   /** Joins a cluster as a client that hosts no grains. */
-  static async connect(options: ConnectOptions): Promise<GrainClient> {
+  static async connect<R extends GrainRegistry = GrainRegistry>(options: ConnectOptions): Promise<GrainClient<R>> {
     const provider = await resolveProvider(options);
     const clock = options.clock ?? systemClock;
     const connection = await provider.connect({ clock });
-    let client: GrainClient | undefined;
+    let client: GrainClient<R> | undefined;
     const router = new ClientRouter({
       connection,
       clock,
       responseTimeoutMs: options.responseTimeoutMs ?? 30_000,
       decodeOptions: { ref: (t, k) => client!.getGrain(t, k) },
+      outgoingFilters: options.filters?.outgoing,
     });
-    client = new GrainClient(clusterTransport(router, connection, clock));
+    client = new GrainClient<R>(clusterTransport(router, connection, clock));
     return client;
   }
 
   /** Talks to a silo's HTTP gateway (`http://host:8080`): same references, same error classes. */
-  static http(url: string, options: HttpClientOptions = {}): GrainClient {
-    let client: GrainClient | undefined;
-    client = new GrainClient(httpTransport(url, { ...options, ref: (t, k) => client!.getGrain(t, k) }));
+  static http<R extends GrainRegistry = GrainRegistry>(url: string, options: HttpClientOptions = {}): GrainClient<R> {
+    let client: GrainClient<R> | undefined;
+    client = new GrainClient<R>(httpTransport(url, { ...options, ref: (t, k) => client!.getGrain(t, k) }));
     return client;
   }
 
-  /** A typed reference: `getGrain(Counter, 'a')` or `getGrain<Counter>('Counter', 'a')`. */
+  /**
+   * A typed reference: `getGrain(Counter, 'a')`, `getGrain<Counter>('Counter', 'a')`, or, on a
+   * client typed with a registry, `getGrain('Counter', 'a')` (a name not in it is a type error).
+   */
   getGrain<G extends Grain<any>>(cls: GrainClass<G>, key: string): GrainRef<G>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  getGrain<G>(type: string, key: string): GrainRef<G>;
+  getGrain<N extends RegisteredName<R>>(type: N, key: string): GrainRef<RegisteredGrain<R, N>>;
+  getGrain<G>(type: RegisteredName<R>, key: string): GrainRef<G>;
   getGrain(type: string | GrainClass, key: string): unknown {
     const name = typeof type === 'string' ? type : this.known.add(type).name;
     return makeRef(this.known, name, key, this.transport);
@@ -93,6 +101,8 @@ function clusterTransport(router: ClientRouter, connection: ClusterConnection, c
 async function resolveProvider(options: ConnectOptions): Promise<ClusterProvider> {
   if (options.cluster !== undefined && typeof options.cluster === 'object') return options.cluster;
   if (options.nats !== undefined) {
+    // Imported here, not at the top: a client that talks HTTP never loads any NATS module.
+    const { natsCluster } = await import('../silo/nats/cluster.js');
     // Credentials can ride in the URL (nats://user:pass@host:4222, nats://token@host:4222).
     return natsCluster({ servers: options.nats, name: options.cluster ?? 'granary' });
   }

@@ -4,12 +4,14 @@
  * Bodies use the codec's media type (`application/vnd.granary+json`), so Dates, BigInts,
  * Maps, bytes and grain references round-trip exactly as they do between silos. Errors come
  * back as `{"error": {code, name, message}}` and are rebuilt into the same classes a cluster
- * client sees. The request context travels as `x-granary-ctx-<name>` headers.
+ * client sees (a status the grain chose included). The request context travels as one
+ * `x-granary-ctx` header holding a JSON object, so its names keep their case.
  */
 import {
-  GrainError, SiloUnavailableError, TimeoutError, currentScope, decode, encode, errorFromWire,
+  GrainError, InvalidArgumentError, SiloUnavailableError, TimeoutError, currentScope, decode, encode, errorFromWire,
   type DecodeOptions, type GrainId, type WireError,
 } from '../runtime/index.js';
+import { CTX_HEADER, GRANARY_JSON, TIMEOUT_HEADER } from '../runtime/protocol.js';
 import type { ClientTransport } from './grain-client.js';
 
 export interface HttpClientOptions {
@@ -21,9 +23,6 @@ export interface HttpClientOptions {
   fetch?: typeof fetch;
 }
 
-const MEDIA_TYPE = 'application/vnd.granary+json';
-const CTX_PREFIX = 'x-granary-ctx-';
-const TIMEOUT_HEADER = 'x-granary-timeout-ms';
 /** Extra time the client gives the gateway to answer 504 itself before giving up locally. */
 const TIMEOUT_SLACK_MS = 1_000;
 
@@ -50,12 +49,13 @@ export function httpTransport(baseUrl: string, options: HttpClientOptions & { re
       const body = `{"args":${encode(args)}}`;
       const headers: Record<string, string> = {
         ...options.headers,
-        'content-type': MEDIA_TYPE,
-        accept: MEDIA_TYPE,
+        'content-type': GRANARY_JSON,
+        accept: GRANARY_JSON,
         [TIMEOUT_HEADER]: String(timeoutMs),
       };
       const ctx = currentScope()?.ctx;
-      if (ctx !== undefined) Object.assign(headers, contextHeaders(ctx));
+      const context = ctx === undefined ? undefined : contextHeader(ctx);
+      if (context !== undefined) headers[CTX_HEADER] = context;
       const url = `${root}/grains/${encodeURIComponent(target.type)}/${encodeURIComponent(target.key)}/${encodeURIComponent(method)}`;
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), timeoutMs + TIMEOUT_SLACK_MS);
@@ -86,7 +86,7 @@ export function httpTransport(baseUrl: string, options: HttpClientOptions & { re
 }
 
 function readResponse(res: Response, text: string, decodeOptions: DecodeOptions, what: string): unknown {
-  const rich = (res.headers.get('content-type') ?? '').toLowerCase().startsWith(MEDIA_TYPE);
+  const rich = (res.headers.get('content-type') ?? '').toLowerCase().startsWith(GRANARY_JSON);
   let body: unknown;
   try {
     body = rich ? decode(text, decodeOptions) : JSON.parse(text);
@@ -96,7 +96,7 @@ function readResponse(res: Response, text: string, decodeOptions: DecodeOptions,
   if (res.ok && body !== null && typeof body === 'object' && 'result' in body) return (body as { result: unknown }).result;
   const error = (body as { error?: Partial<WireError> } | null)?.error;
   if (error !== undefined && typeof error.code === 'string' && typeof error.message === 'string') {
-    throw errorFromWire({ code: error.code, name: typeof error.name === 'string' ? error.name : '', message: error.message, data: error.data });
+    throw errorFromWire({ code: error.code, name: typeof error.name === 'string' ? error.name : '', message: error.message, data: error.data, status: error.status });
   }
   throw httpStatusError(res.status, `${what}: unexpected HTTP ${res.status} answer from the gateway`);
 }
@@ -109,26 +109,19 @@ function httpStatusError(status: number, message: string): GrainError {
 }
 
 /**
- * Context values as headers: names percent-encoded (header names are case-insensitive, so
- * anything but a-z 0-9 - _ . is encoded), values as JSON with non-ASCII escaped.
+ * The request context as the `x-granary-ctx` header: one JSON object, names as they are,
+ * non-ASCII escaped (header values are bytes; `\u00e9` survives any proxy). Undefined when
+ * nothing in it can travel (values JSON drops, such as undefined, are left out).
  */
-export function contextHeaders(ctx: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(ctx)) {
-    const json = JSON.stringify(value);
-    if (json === undefined) continue;
-    out[CTX_PREFIX + encodeName(name)] = json.replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+export function contextHeader(ctx: Record<string, unknown>): string | undefined {
+  let json: string;
+  try {
+    json = JSON.stringify(ctx);
+  } catch (err) {
+    throw new InvalidArgumentError(`the request context cannot travel over HTTP as JSON (${(err as Error).message}); keep its values to JSON data`, { cause: err });
   }
-  return out;
-}
-
-function encodeName(name: string): string {
-  let out = '';
-  for (const b of new TextEncoder().encode(name)) {
-    const c = String.fromCharCode(b);
-    out += /[a-z0-9._-]/.test(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
+  if (json === '{}') return undefined;
+  return json.replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 function describe(err: unknown): string {

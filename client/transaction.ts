@@ -1,6 +1,6 @@
 /**
  * `client.transaction(fn)`: the client coordinates (runs `fn`, knows the participants, asks
- * the first writer to commit — see runtime/transactions). Protocol messages go out like any
+ * the first writer to commit — see runtime/features/transactions). Protocol messages go out like any
  * call of the client, outside the transaction's scope.
  */
 import {
@@ -11,7 +11,7 @@ import {
 /** The coordinator environment of a client connected to a cluster. */
 export function clientTransactionEnv(invoker: Invoker, clock: Clock): TxnEnv {
   // Protocol messages carry no request context, call chain or transaction.
-  const outside = newScope(undefined, false, undefined, undefined, undefined, undefined);
+  const outside = newScope({});
   return {
     clock,
     call: (target, method, args) =>

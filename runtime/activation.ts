@@ -8,16 +8,18 @@
  * A call back into an activation that is still activating or deactivating could never
  * run, so it fails at once with `DeadlockError` instead of waiting for the timeout.
  */
-import { chainDepth, chainIncludes, newScope, scopeStorage, type CallScope } from './context.js';
+import { chainDepth, chainIncludes, newScope, scopeStorage } from './context.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { decode, encode } from './codec.js';
 import { DeadlockError, InconsistentStateError, MethodNotFoundError } from './errors.js';
+import { systemMessageHandler } from './features.js';
+import { runFilters, type CallFilter, type GrainCall } from './filters.js';
 import { initialStateOf, instantiateGrain, type DeactivationReason, type Disposable, type Grain, type GrainRuntime, type TimerOptions } from './grain.js';
 import type { GrainClass, GrainType } from './grain-type.js';
 import type { GrainId } from './identity.js';
 import type { PendingCall } from './pending-call.js';
+import { RESERVED_METHOD_CHAR } from './protocol.js';
 import { DEFAULT_STATE_NAME, type StorageProvider } from './storage.js';
-import { transactionalInvoker, transactionGate } from './transactions/gate.js';
 
 export enum Status {
   Activating = 0,
@@ -34,6 +36,8 @@ export interface ActivationHost {
   readonly clock: Clock;
   readonly storage: StorageProvider;
   readonly defaultIdleTimeoutMs: number;
+  /** The host's incoming call filters (silo-wide), run around every grain method call. */
+  readonly incomingFilters: readonly CallFilter[];
   ref(type: string | GrainClass, key: string): unknown;
   /** Copies a value handed between a local caller and callee (through the codec). */
   copy(value: unknown): unknown;
@@ -47,6 +51,22 @@ export interface ActivationHost {
   requestDeactivation(act: Activation, reason: DeactivationReason): void;
   /** Reports an error no caller will see (a timer tick, `onDeactivate`). */
   reportError(act: Activation, what: string, err: unknown): void;
+}
+
+export interface ActivationInit {
+  id: GrainId;
+  /** `"type/key"`. */
+  key: string;
+  type: GrainType;
+  /** Unique among this grain's activations on this silo; names it in the directory. */
+  activationId: string;
+  host: ActivationHost;
+}
+
+/** State a feature keeps beside the grain, one per activation (`Activation.component`). */
+export interface ActivationComponent {
+  /** Runs when the activation deactivates, after the grain's `onDeactivate`. */
+  onDeactivate?(): void | Promise<void>;
 }
 
 interface Timer extends Disposable {
@@ -79,23 +99,45 @@ export class Activation implements GrainRuntime {
   private endedPromise: Promise<void> | null = null;
   private endResolve: (() => void) | null = null;
 
-  /** Runs a call's method: plainly, or in the transaction its option asks for (runtime/transactions). */
+  /** Runs a call's method: directly, or through the incoming call filters. */
   private readonly invoke: (grain: Grain<unknown>, call: PendingCall) => unknown;
-  /** The type declares per-method transaction options (every call passes the transaction gate). */
-  private readonly txnOptions: boolean;
+  /** Incoming filters: the host's, then the features' of this type (runtime/features.ts). */
+  private readonly filters: readonly CallFilter[];
+  private components: Map<object, ActivationComponent> | null = null;
+  readonly id: GrainId;
+  readonly key: string;
+  readonly type: GrainType;
+  readonly activationId: string;
+  /** Read by features too (storage, clock, routing of their own messages). */
+  readonly host: ActivationHost;
 
-  constructor(
-    readonly id: GrainId,
-    readonly key: string,
-    readonly type: GrainType,
-    /** Unique among this grain's activations on this silo; names it in the directory. */
-    readonly activationId: string,
-    /** Read by runtime/transactions too (storage, clock, routing of protocol messages). */
-    readonly host: ActivationHost,
-  ) {
-    this.lastActive = host.clock.now();
-    this.invoke = transactionalInvoker(this) ?? invokeMethod;
-    this.txnOptions = Object.keys(type.transactions).length > 0;
+  constructor(init: ActivationInit) {
+    this.id = init.id;
+    this.key = init.key;
+    this.type = init.type;
+    this.activationId = init.activationId;
+    this.host = init.host;
+    this.lastActive = this.host.clock.now();
+    const filters = this.type.filters.length === 0
+      ? this.host.incomingFilters
+      : [...this.host.incomingFilters, ...this.type.filters.map((make) => make(this))];
+    this.filters = filters;
+    this.invoke = filters.length === 0 ? invokeMethod : (grain, call) => this.invokeFiltered(grain, call);
+  }
+
+  /**
+   * The component `key` names for this activation, created on first use: how a feature keeps
+   * per-activation state beside the grain (Orleans' facets).
+   */
+  component<C extends ActivationComponent>(key: object, create: () => C): C;
+  component<C extends ActivationComponent>(key: object): C | undefined;
+  component<C extends ActivationComponent>(key: object, create?: () => C): C | undefined {
+    let c = this.components?.get(key) as C | undefined;
+    if (c === undefined && create !== undefined) {
+      c = create();
+      (this.components ??= new Map()).set(key, c);
+    }
+    return c;
   }
 
   get idleTimeoutMs(): number {
@@ -128,8 +170,7 @@ export class Activation implements GrainRuntime {
   async activate(): Promise<void> {
     this.grain = instantiateGrain(this.type.cls, this);
     await this.loadState();
-    const scope = newScope(undefined, false, this.key, undefined, undefined, undefined);
-    await scopeStorage.run(scope, () => this.grain.onActivate());
+    await scopeStorage.run(newScope({ grain: this.key }), () => this.grain.onActivate());
     this.status = Status.Valid;
     this.lastActive = this.host.clock.now();
     this.host.scheduleIdleCheck(this, this.expiresAt());
@@ -151,8 +192,13 @@ export class Activation implements GrainRuntime {
    * calls for an activation that is going away are routed again.
    */
   receive(call: PendingCall): void {
-    // Transactions (runtime/transactions): protocol messages, per-method transaction options.
-    if ((call.caller?.txn !== undefined || this.txnOptions || call.method.charCodeAt(0) === 36 /* $ */) && transactionGate(this, call)) return;
+    if (call.method.charCodeAt(0) === RESERVED_METHOD_CHAR) {
+      // A feature's own message (`$txn.prepare`, …): answered by the feature, outside the mailbox.
+      const handler = systemMessageHandler(call.method);
+      if (handler !== undefined) handler(this, call);
+      else call.reject(new MethodNotFoundError(`"${call.method}" is a reserved name and no feature handles it`));
+      return;
+    }
     if (!this.type.methods.has(call.method)) {
       call.reject(new MethodNotFoundError(`grain type ${this.type.name} has no callable method "${call.method}" (callable: ${[...this.type.methods].join(', ') || 'none'})`));
       return;
@@ -208,7 +254,7 @@ export class Activation implements GrainRuntime {
     }
     if (!this.watched) this.host.watch(this);
     const caller = call.caller;
-    const scope = newScope(caller?.ctx, true, this.key, caller, undefined, caller?.txn);
+    const scope = newScope({ ctx: caller?.ctx, ctxShared: true, grain: this.key, parent: caller, ext: caller?.ext });
     let result: unknown;
     try {
       result = scopeStorage.run(scope, this.invoke, this.grain, call);
@@ -235,6 +281,18 @@ export class Activation implements GrainRuntime {
         call.reject(err);
       },
     );
+  }
+
+  /** Runs the method through the incoming filters; a filter may replace the arguments or answer itself. */
+  private invokeFiltered(grain: Grain<unknown>, call: PendingCall): Promise<unknown> {
+    const scope = scopeStorage.getStore();
+    const seen: GrainCall = {
+      grain: this.id,
+      method: call.method,
+      args: call.args,
+      get context() { return scope?.ctx ?? EMPTY_CONTEXT; },
+    };
+    return runFilters(this.filters, seen, (c) => invokeMethod(grain, c));
   }
 
   /**
@@ -317,10 +375,18 @@ export class Activation implements GrainRuntime {
       });
     }
     try {
-      const scope = newScope(undefined, false, this.key, undefined, undefined, undefined);
-      await scopeStorage.run(scope, () => this.grain.onDeactivate(reason));
+      await scopeStorage.run(newScope({ grain: this.key }), () => this.grain.onDeactivate(reason));
     } catch (err) {
       this.host.reportError(this, 'onDeactivate', err);
+    }
+    if (this.components !== null) {
+      for (const c of this.components.values()) {
+        try {
+          await c.onDeactivate?.();
+        } catch (err) {
+          this.host.reportError(this, 'onDeactivate (component)', err);
+        }
+      }
     }
     if (this.writeChain) await this.writeChain;
     return this.takeQueue();
@@ -463,7 +529,7 @@ export class Activation implements GrainRuntime {
     this.running++;
     this.exclusive = true;
     const usedAt = this.lastActive;
-    const scope = newScope(undefined, false, this.key, undefined, undefined, undefined);
+    const scope = newScope({ grain: this.key });
     const done = (failed: boolean, err?: unknown) => {
       if (failed) this.host.reportError(this, 'timer', err);
       this.finish(true);
@@ -483,13 +549,15 @@ export class Activation implements GrainRuntime {
   }
 }
 
+const EMPTY_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** A timer tick waiting in the mailbox. */
 class TimerTurn {
   constructor(readonly fn: () => unknown, readonly done: () => void) {}
 }
 
 /** Calls the method; small arities avoid the cost of spreading (measurable on the hot path). */
-function invokeMethod(grain: Grain<unknown>, call: PendingCall): unknown {
+function invokeMethod(grain: Grain<unknown>, call: { readonly method: string; readonly args: unknown[] }): unknown {
   const fn = (grain as unknown as Record<string, (...a: unknown[]) => unknown>)[call.method]!;
   const a = call.args;
   switch (a.length) {

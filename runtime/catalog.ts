@@ -6,10 +6,12 @@
  */
 import { Activation, Status, type ActivationHost } from './activation.js';
 import { Buckets } from './buckets.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
 import type { Directory, DirectoryEntry } from './cluster.js';
-import { GrainError, GrainNotFoundError, SiloUnavailableError } from './errors.js';
+import { GrainNotFoundError } from './errors.js';
+import type { CallFilter } from './filters.js';
 import type { DeactivationReason } from './grain.js';
+import { HostCore, activationError } from './host-core.js';
 import type { GrainClass, GrainTypes } from './grain-type.js';
 import type { PendingCall } from './pending-call.js';
 import type { StorageProvider } from './storage.js';
@@ -25,6 +27,8 @@ export interface CatalogOptions {
   drainTimeoutMs: number;
   /** Width of the idle collector's buckets: how late past its timeout a grain may go. */
   collectionQuantumMs: number;
+  /** Silo-wide incoming call filters. */
+  incomingFilters?: readonly CallFilter[];
   ref(type: string | GrainClass, key: string): unknown;
   copy(value: unknown): unknown;
   /** Routes a call from scratch (directory, placement, transport). */
@@ -43,33 +47,23 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
-/** How often calls in progress are checked against their deadlines. */
-const WATCHDOG_INTERVAL_MS = 250;
-
-/** A call hops at most this often between silos before it is refused as a routing loop. */
-export const MAX_HOPS = 6;
-
-export class Catalog implements ActivationHost {
+export class Catalog extends HostCore implements ActivationHost {
   private readonly activations = new Map<string, Activation>();
   private readonly idle: Buckets<Activation>;
   private readonly inflight = new Set<Promise<unknown>>();
   /** Found idle by the collector, waiting for deactivation. */
   private expired: Activation[] = [];
-  /** Activations with calls in progress: the deadline watchdog's beat. */
-  private readonly watched = new Set<Activation>();
-  private watchdog: TimerHandle | undefined;
   private sequence = 0;
   /** No new activations here: calls for grains not active go elsewhere. */
   accepting = true;
   activationsTotal = 0;
   deactivationsTotal = 0;
 
-  readonly clock: Clock;
   readonly storage: StorageProvider;
   readonly defaultIdleTimeoutMs: number;
 
   constructor(private readonly options: CatalogOptions) {
-    this.clock = options.clock;
+    super({ clock: options.clock, incomingFilters: options.incomingFilters });
     this.storage = options.storage;
     this.defaultIdleTimeoutMs = options.defaultIdleTimeoutMs;
     this.idle = new Buckets(options.clock, options.collectionQuantumMs, (act, now) => this.checkIdle(act, now));
@@ -112,7 +106,7 @@ export class Catalog implements ActivationHost {
       this.options.placeElsewhere(call);
       return;
     }
-    const created = new Activation(call.target, call.targetKey, type, String(++this.sequence), this);
+    const created = new Activation({ id: call.target, key: call.targetKey, type, activationId: String(++this.sequence), host: this });
     this.activations.set(call.targetKey, created);
     this.track(this.start(created));
     created.receive(call);
@@ -156,39 +150,12 @@ export class Catalog implements ActivationHost {
     return this.options.copy(value);
   }
 
-  reroute(call: PendingCall): void {
-    if (++call.hops > MAX_HOPS) {
-      call.reject(new SiloUnavailableError(`call ${call.targetKey}.${call.method} was re-routed ${MAX_HOPS} times without reaching an activation; the cluster may be changing membership, retry shortly`));
-      return;
-    }
-    const act = this.activations.get(call.targetKey);
-    if (act !== undefined && act.status !== Status.Valid && act.status !== Status.Activating) {
-      act.ended().then(() => this.options.route(call));
-    } else {
-      this.options.route(call);
-    }
+  protected activationOf(key: string): Activation | undefined {
+    return this.activations.get(key);
   }
 
-  watch(act: Activation): void {
-    act.watched = true;
-    this.watched.add(act);
-    this.watchdog ??= this.clock.setTimer(() => this.checkDeadlines(), WATCHDOG_INTERVAL_MS);
-  }
-
-  /**
-   * Times out calls past their deadline. Only activations with work in progress are
-   * looked at, and one that went idle leaves the watch: a call costs a flag check.
-   */
-  private checkDeadlines(): void {
-    this.watchdog = undefined;
-    const now = this.clock.now();
-    for (const act of this.watched) {
-      if (!act.expireCalls(now) || act.status === Status.Dead) {
-        act.watched = false;
-        this.watched.delete(act);
-      }
-    }
-    if (this.watched.size > 0) this.watchdog = this.clock.setTimer(() => this.checkDeadlines(), WATCHDOG_INTERVAL_MS);
+  protected routeAgain(call: PendingCall): void {
+    this.options.route(call);
   }
 
   scheduleIdleCheck(act: Activation, at: number): void {
@@ -277,8 +244,7 @@ export class Catalog implements ActivationHost {
 
   stop(): void {
     this.idle.stop();
-    this.watchdog?.cancel();
-    this.watched.clear();
+    this.stopWatchdog();
   }
 
   private drop(act: Activation): void {
@@ -289,11 +255,4 @@ export class Catalog implements ActivationHost {
     this.inflight.add(p);
     p.finally(() => this.inflight.delete(p));
   }
-}
-
-/** What callers see when an activation could not start. */
-function activationError(key: string, err: unknown): GrainError {
-  if (err instanceof GrainError) return err;
-  const e = err as Error;
-  return new GrainError('grain_error', `activation of ${key} failed: ${e?.message ?? String(err)}`, { name: e?.name ?? 'Error', cause: err });
 }

@@ -2,16 +2,17 @@
  * Sends calls to other silos: the envelope, the transport request, the reply, and what to do
  * when a silo is gone. Shared by the silo's router and by clients that host no grains.
  */
-import { chainOf, currentScope } from './context.js';
+import { chainOf, childScope, currentScope, scopeStorage, type CallScope } from './context.js';
 import type { Clock } from './clock.js';
 import type { ClusterConnection, SiloInfo } from './cluster.js';
 import { decode, encode, type DecodeOptions } from './codec.js';
 import { errorFromWire, GrainNotFoundError, SiloUnavailableError, TimeoutError } from './errors.js';
 import type { CallMessage, Reply } from './messages.js';
+import { mergeReplyExtensions, trackCall } from './features.js';
+import { runFilters, type CallFilter } from './filters.js';
 import { PendingCall } from './pending-call.js';
 import type { GrainId } from './identity.js';
 import type { Invoker } from './ref.js';
-import { mergeTransactionReply, trackTransactionalCall } from './transactions/txn-context.js';
 
 /** How many times a call is re-sent after its silo turned out to be gone. */
 const MAX_RESENDS = 4;
@@ -94,7 +95,7 @@ export class ClusterCaller {
     if (caller?.ctx !== undefined) msg.ctx = caller.ctx;
     const chain = chainOf(caller);
     if (chain !== undefined) msg.chain = chain;
-    if (caller?.txn !== undefined) msg.txn = caller.txn;
+    if (caller?.ext !== undefined) msg.ext = caller.ext;
     return msg;
   }
 
@@ -110,7 +111,7 @@ export class ClusterCaller {
       this.cache.set(call.targetKey, reply.host);
       call.host = reply.host;
     }
-    if (reply.txn !== undefined) mergeTransactionReply(call.caller, reply.txn); // transactions: participants found remotely
+    if (reply.ext !== undefined) mergeReplyExtensions(call.caller?.ext, reply.ext);
     if (reply.k === 'ok') call.resolve(reply.value);
     else call.reject(errorFromWire(reply.error));
   }
@@ -162,7 +163,13 @@ export interface CallRouterOptions {
   /** Default time a caller waits for a response. */
   responseTimeoutMs: number;
   decodeOptions: DecodeOptions;
+  /** Outgoing call filters (`CallFilters.outgoing`). */
+  outgoingFilters?: readonly CallFilter[];
+  /** Run them only for calls made from inside grains (a silo), not for every call (a client). */
+  outgoingFromGrainsOnly?: boolean;
 }
+
+const EMPTY_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /**
  * Turns reference calls into routed `PendingCall`s with a deadline. Subclasses decide
@@ -174,8 +181,12 @@ export abstract class CallRouter implements Invoker {
   protected readonly clock: Clock;
   protected readonly connection: ClusterConnection;
   responseTimeoutMs: number;
+  private readonly outgoing: readonly CallFilter[];
+  private readonly outgoingFromGrainsOnly: boolean;
 
   constructor(options: CallRouterOptions) {
+    this.outgoing = options.outgoingFilters ?? [];
+    this.outgoingFromGrainsOnly = options.outgoingFromGrainsOnly ?? false;
     this.clock = options.clock;
     this.connection = options.connection;
     this.responseTimeoutMs = options.responseTimeoutMs;
@@ -190,16 +201,36 @@ export abstract class CallRouter implements Invoker {
 
   invoke(target: GrainId, targetKey: string, method: string, args: unknown[]): Promise<unknown> {
     const caller = currentScope();
+    if (this.outgoing.length > 0 && (!this.outgoingFromGrainsOnly || caller?.grain !== undefined)) {
+      return this.invokeFiltered(target, targetKey, method, args, caller);
+    }
+    return this.dispatch(target, targetKey, method, args, caller);
+  }
+
+  /**
+   * Runs the outgoing filters in a scope of the call's own, so the context values a filter
+   * sets travel with this call and not with the caller's next ones.
+   */
+  private invokeFiltered(target: GrainId, targetKey: string, method: string, args: unknown[], caller: CallScope | undefined): Promise<unknown> {
+    const scope = childScope(caller);
+    return scopeStorage.run(scope, () => runFilters(
+      this.outgoing,
+      { grain: target, method, args, get context() { return scope.ctx ?? EMPTY_CONTEXT; } },
+      (call) => this.dispatch(target, targetKey, method, call.args, scope),
+    ));
+  }
+
+  private dispatch(target: GrainId, targetKey: string, method: string, args: unknown[], caller: CallScope | undefined): Promise<unknown> {
     try {
       args = this.prepareArgs(args);
     } catch (err) {
       return Promise.reject(err);
     }
-    const result = new Promise((resolve, reject) => {
-      this.route(new PendingCall(target, targetKey, method, args, caller, this.responseTimeoutMs, true, 0, resolve, reject));
+    const result = new Promise((onResolve, onReject) => {
+      this.route(new PendingCall({ target, targetKey, method, args, caller, timeoutMs: this.responseTimeoutMs, copyResult: true, onResolve, onReject }));
     });
-    // Transactions: a call inside one counts as open until it returns (runtime/transactions).
-    return caller?.txn === undefined ? result : trackTransactionalCall(caller.txn, result);
+    // Features follow the calls made in their scope (a transaction counts its open calls).
+    return caller?.ext === undefined ? result : trackCall(caller.ext, result);
   }
 
   close(): void {

@@ -9,6 +9,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidArgumentError } from './errors.js';
+import type { CallExtensions } from './features.js';
 
 export type ContextValues = Record<string, unknown>;
 
@@ -23,8 +24,21 @@ export interface CallScope {
   parent: CallScope | undefined;
   /** The part of the chain that arrived over the wire (grain ids, outermost first). */
   remoteChain: readonly string[] | undefined;
-  /** The transaction this call runs in, if any (opaque to everything but transactions). */
-  txn: unknown;
+  /**
+   * What features attach to the call (a transaction, later a trace): flows to the calls made
+   * from this scope, shared until written (`setExtension` copies it).
+   */
+  ext: CallExtensions | undefined;
+}
+
+/** The fields of a new scope; those left out are empty. */
+export interface ScopeInit {
+  ctx?: ContextValues | undefined;
+  ctxShared?: boolean;
+  grain?: string | undefined;
+  parent?: CallScope | undefined;
+  remoteChain?: readonly string[] | undefined;
+  ext?: CallExtensions | undefined;
 }
 
 export const scopeStorage = new AsyncLocalStorage<CallScope>();
@@ -33,15 +47,32 @@ export function currentScope(): CallScope | undefined {
   return scopeStorage.getStore();
 }
 
-export function newScope(
-  ctx: ContextValues | undefined,
-  ctxShared: boolean,
-  grain: string | undefined,
-  parent: CallScope | undefined,
-  remoteChain: readonly string[] | undefined,
-  txn: unknown,
-): CallScope {
-  return { ctx, ctxShared, grain, parent, remoteChain, txn };
+export function newScope(init: ScopeInit): CallScope {
+  // Every scope has the same shape (one hidden class on the hot path).
+  return {
+    ctx: init.ctx,
+    ctxShared: init.ctxShared ?? false,
+    grain: init.grain,
+    parent: init.parent,
+    remoteChain: init.remoteChain,
+    ext: init.ext,
+  };
+}
+
+/** A scope like `scope` (same context, grain and chain) whose own changes stay its own. */
+export function childScope(scope: CallScope | undefined, ext?: CallExtensions | undefined): CallScope {
+  return newScope({
+    ctx: scope?.ctx, ctxShared: true, grain: scope?.grain, parent: scope?.parent, remoteChain: scope?.remoteChain,
+    ext: ext ?? scope?.ext,
+  });
+}
+
+/** Sets (or, with `undefined`, removes) a feature's value in `scope` without touching its caller's. */
+export function setExtension(scope: CallScope, key: string, value: unknown): void {
+  const ext: CallExtensions = { ...scope.ext };
+  if (value === undefined) delete ext[key];
+  else ext[key] = value;
+  scope.ext = Object.keys(ext).length > 0 ? ext : undefined;
 }
 
 /** Whether `grain` is already on the call chain that leads to `scope` (A → B → A). */
@@ -85,7 +116,7 @@ export const RequestContext = {
     const cur = scopeStorage.getStore();
     const ctx = { ...cur?.ctx, ...values };
     return scopeStorage.run(
-      newScope(ctx, false, cur?.grain, cur?.parent, cur?.remoteChain, cur?.txn),
+      newScope({ ctx, grain: cur?.grain, parent: cur?.parent, remoteChain: cur?.remoteChain, ext: cur?.ext }),
       fn,
     );
   },
@@ -99,7 +130,7 @@ export const RequestContext = {
     assertJsonValue(key, value);
     const scope = scopeStorage.getStore();
     if (scope === undefined) {
-      scopeStorage.enterWith(newScope({ [key]: value }, false, undefined, undefined, undefined, undefined));
+      scopeStorage.enterWith(newScope({ ctx: { [key]: value } }));
       return;
     }
     if (scope.ctx === undefined || scope.ctxShared) {

@@ -2,33 +2,73 @@
  * Typed errors. Every error a caller can see is a `GrainError` with a stable `code`;
  * the subclass is recovered from the code when an error crosses the wire.
  */
+
+/**
+ * The codes Granary itself uses. `GrainError.code` is one of these or a grain's own code
+ * (`'out_of_stock'`): the `string & {}` keeps editors completing the known ones.
+ */
+export type KnownErrorCode =
+  | 'grain_error' | 'grain_not_found' | 'method_not_found' | 'inconsistent_state' | 'deadlock' | 'timeout'
+  | 'transaction_aborted' | 'transaction_in_doubt' | 'transaction_required' | 'transaction_not_allowed'
+  | 'silo_unavailable' | 'storage_error' | 'configuration_error'
+  | 'invalid_argument' | 'invalid_request' | 'invalid_storage_access'
+  | 'unauthorized' | 'forbidden' | 'not_found' | 'method_not_allowed' | 'payload_too_large'
+  | 'unsupported_media_type' | 'rate_limited' | 'not_ready' | 'http_error';
+
+export type ErrorCode = KnownErrorCode | (string & {});
+
 export interface WireError {
-  code: string;
+  code: ErrorCode;
   name: string;
   message: string;
   data?: unknown;
+  /** The HTTP status the thrower chose (400–599); absent: the gateway maps the code. */
+  status?: number;
+}
+
+/** `status` when it is an HTTP error status (an integer from 400 to 599), else undefined. */
+export function errorStatus(status: unknown): number | undefined {
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : undefined;
+}
+
+export interface GrainErrorOptions {
+  cause?: unknown;
+  /** Extra JSON-serialisable detail. */
+  data?: unknown;
+  /** The error's `name` (default: the class name). */
+  name?: string;
+  /**
+   * The HTTP status the gateway answers with (400–599), e.g. 409 for `'out_of_stock'`;
+   * anything else is ignored and the code's default status applies (docs/deploy.md).
+   */
+  status?: number;
 }
 
 export class GrainError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Extra JSON-serialisable detail (e.g. the grain id and size of an oversized state). */
   readonly data?: unknown;
+  /** The HTTP status chosen by the thrower, when it chose a valid one (see `GrainErrorOptions.status`). */
+  readonly status?: number;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; data?: unknown; name?: string }) {
+  constructor(code: ErrorCode, message: string, options?: GrainErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     if (options?.data !== undefined) this.data = options.data;
+    const status = errorStatus(options?.status);
+    if (status !== undefined) this.status = status;
     this.name = options?.name ?? new.target.name;
   }
 
   toWire(): WireError {
     const w: WireError = { code: this.code, name: this.name, message: this.message };
     if (this.data !== undefined) w.data = this.data;
+    if (this.status !== undefined) w.status = this.status;
     return w;
   }
 }
 
-type ErrorOptions = { cause?: unknown; data?: unknown };
+type ErrorOptions = Omit<GrainErrorOptions, 'name'>;
 
 /** Unknown grain type: no silo hosts it. */
 export class GrainNotFoundError extends GrainError {
@@ -60,7 +100,7 @@ export class SiloUnavailableError extends GrainError {
 }
 /** The caller sent something that cannot be accepted (arguments, payload, options). */
 export class InvalidArgumentError extends GrainError {
-  constructor(message: string, options?: ErrorOptions & { code?: string }) {
+  constructor(message: string, options?: ErrorOptions & { code?: ErrorCode }) {
     super(options?.code ?? 'invalid_argument', message, options);
   }
 }
@@ -79,7 +119,9 @@ const byCode: Record<string, new (message: string, options?: ErrorOptions) => Gr
 /** Rebuilds the typed error a `WireError` describes. */
 export function errorFromWire(w: WireError): GrainError {
   const Cls = byCode[w.code];
-  const options: ErrorOptions = w.data === undefined ? {} : { data: w.data };
+  const options: ErrorOptions = {};
+  if (w.data !== undefined) options.data = w.data;
+  if (w.status !== undefined) options.status = w.status;
   if (Cls) {
     const e = new Cls(w.message, options);
     if (w.name && w.name !== e.name) e.name = w.name;

@@ -2,11 +2,12 @@
  * What the runtime knows about a grain class: its type name, its callable methods and its
  * scheduling and placement options, read once from the class and its statics.
  */
+import { typeFilters, type ActivationFilter } from './features.js';
 import { Grain } from './grain.js';
+import { GRAIN_BRAND, GRAIN_PROTOCOL, brandedBase, type BrandedBase } from './grain-brand.js';
+import { LIFECYCLE_METHODS, isReservedMethod } from './protocol.js';
 
 export type PlacementStrategy = 'preferLocal' | 'random' | 'hash';
-
-export type TransactionOption = 'create' | 'join' | 'createOrJoin' | 'supported' | 'notAllowed' | 'suppress';
 
 /** The statics a grain class may declare. */
 export interface GrainStatics {
@@ -15,7 +16,7 @@ export interface GrainStatics {
   reentrant?: boolean;
   interleave?: readonly string[];
   placement?: PlacementStrategy;
-  transactions?: Readonly<Record<string, TransactionOption>>;
+  // Features add the statics they read (`transactions`, `schemas`, …) by declaration merging.
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,34 +30,60 @@ export interface GrainType {
   readonly reentrant: boolean;
   readonly idleTimeoutMs: number | undefined;
   readonly placement: PlacementStrategy | undefined;
-  readonly transactions: Readonly<Record<string, TransactionOption>>;
+  /** Incoming call filters the registered features give this type's activations (runtime/features.ts). */
+  readonly filters: readonly ActivationFilter[];
 }
 
-const LIFECYCLE = new Set(['constructor', 'onActivate', 'onDeactivate', 'initialState']);
 const PLACEMENTS = new Set<string>(['preferLocal', 'random', 'hash']);
-const TX_OPTIONS = new Set<string>(['create', 'join', 'createOrJoin', 'supported', 'notAllowed', 'suppress']);
 
 export function grainTypeName(cls: GrainClass): string {
   return Object.prototype.hasOwnProperty.call(cls, 'grainType') && cls.grainType ? cls.grainType : cls.name;
 }
 
 /**
- * The methods a reference may call: those the class declares (own and inherited up to,
- * not including, `Grain`), except the constructor, lifecycle hooks, `Grain`'s own members
- * and names starting with `_`.
+ * The methods a reference may call (API.md, "Callable methods"): those the class declares,
+ * own and inherited up to (not including) its framework base — `Grain`, of this copy of
+ * Granary or another, or any base that declares the brand itself — except the constructor,
+ * lifecycle hooks, the base's own members, names starting with `_` and the runtime's `$`
+ * names. `#private` methods are not properties, so they never appear. TypeScript's
+ * `private`/`protected` do not exist at run time: `granary check` (silo/check.ts) finds them.
  */
 export function callableMethods(cls: GrainClass): Set<string> {
   const out = new Set<string>();
-  const base = new Set(Object.getOwnPropertyNames(Grain.prototype));
-  for (let p = cls.prototype; p && p !== Grain.prototype && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+  const base = brandedBase(cls);
+  if (base === undefined) return out;
+  const baseMembers = memberNames(base.prototype);
+  for (let p: object | null = cls.prototype; p && p !== base.prototype; p = Object.getPrototypeOf(p)) {
     for (const name of Object.getOwnPropertyNames(p)) {
-      if (LIFECYCLE.has(name) || base.has(name) || name.startsWith('_')) continue;
+      if (LIFECYCLE_METHODS.has(name) || baseMembers.has(name) || name.startsWith('_') || isReservedMethod(name)) continue;
       const d = Object.getOwnPropertyDescriptor(p, name);
       if (d && typeof d.value === 'function') out.add(name);
     }
   }
   return out;
 }
+
+/** Every property name along a prototype chain, `Object.prototype` excluded. */
+function memberNames(proto: object): Set<string> {
+  const names = new Set<string>();
+  for (let p: object | null = proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) names.add(name);
+  }
+  return names;
+}
+
+/**
+ * Whether `value` is a grain class built on any copy of Granary (by its brand, not
+ * `instanceof`): the test for finding grain classes among a module's exports. A class of
+ * another copy is then refused by `describeGrainClass` with an error that says so.
+ */
+export function isGrainClass(value: unknown): value is GrainClass {
+  const base = brandedBase(value);
+  return base !== undefined && base !== value;
+}
+
+/** One or two characters: what a minifier names classes. */
+const MINIFIED_NAME = /^[A-Za-z_$][\w$]?$/;
 
 /** Descriptions are read once per class: references are made on hot paths. */
 const described = new WeakMap<GrainClass, GrainType>();
@@ -70,11 +97,20 @@ export function describeGrainClass(cls: GrainClass): GrainType {
 }
 
 function readGrainClass(cls: GrainClass): GrainType {
-  if (typeof cls !== 'function' || !(cls.prototype instanceof Grain)) {
+  const base = brandedBase(cls);
+  if (base === undefined || (base as unknown) === cls) {
     throw new TypeError(`${String((cls as { name?: string })?.name ?? cls)} is not a grain class (it must extend Grain)`);
   }
+  if (!(cls.prototype instanceof Grain)) throw new TypeError(otherCopyMessage(cls, base));
   const name = grainTypeName(cls);
   if (!name || name.includes('/')) throw new TypeError(`grain type name ${JSON.stringify(name)} is empty or contains "/"`);
+  if (!Object.prototype.hasOwnProperty.call(cls, 'grainType') && MINIFIED_NAME.test(name)) {
+    // The type name addresses the grain and keys its stored state: a build that renames the
+    // class would strand that state and break callers built separately, so refuse to guess.
+    throw new TypeError(`grain class "${name}" has a one- or two-character name, as a minifier gives, and no static grainType: `
+      + `its type name is its address and the key of its stored state, so a build that renames it would lose that state. `
+      + `Declare static grainType = '<Name>' on the class (or keep names when bundling, e.g. esbuild's keepNames)`);
+  }
   const methods = callableMethods(cls);
   const interleave = new Set(cls.interleave ?? []);
   for (const m of interleave) {
@@ -83,15 +119,10 @@ function readGrainClass(cls: GrainClass): GrainType {
   if (cls.placement !== undefined && !PLACEMENTS.has(cls.placement)) {
     throw new TypeError(`${name}.placement must be one of ${[...PLACEMENTS].join(', ')} (got ${JSON.stringify(cls.placement)})`);
   }
-  const transactions = cls.transactions ?? {};
-  for (const [m, opt] of Object.entries(transactions)) {
-    if (!methods.has(m)) throw new TypeError(`${name}.transactions names "${m}", which is not a callable method of ${name}`);
-    if (!TX_OPTIONS.has(opt)) throw new TypeError(`${name}.transactions.${m} must be one of ${[...TX_OPTIONS].join(', ')}`);
-  }
   if (cls.idleTimeoutMs !== undefined && !(cls.idleTimeoutMs > 0)) {
     throw new TypeError(`${name}.idleTimeoutMs must be a positive number of milliseconds`);
   }
-  return {
+  const type: { -readonly [K in keyof GrainType]: GrainType[K] } = {
     name,
     cls,
     methods,
@@ -99,8 +130,34 @@ function readGrainClass(cls: GrainClass): GrainType {
     reentrant: cls.reentrant === true,
     idleTimeoutMs: cls.idleTimeoutMs,
     placement: cls.placement,
-    transactions,
+    filters: [],
   };
+  type.filters = typeFilters(type);
+  return type;
+}
+
+/** Where a brand's copy of Granary lives, for messages (a file path when it is a file URL). */
+function copyLocation(base: BrandedBase): string {
+  const url = base[GRAIN_BRAND].module;
+  if (url === undefined) return 'an unknown location';
+  return url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
+}
+
+/** A grain class built on another copy of Granary than the one asked to host it. */
+function otherCopyMessage(cls: GrainClass, base: BrandedBase): string {
+  const ours = brandedBase(Grain)!;
+  const theirs = base[GRAIN_BRAND];
+  const fix = 'build the grain module against the granary that hosts it (see `npm ls granary`; `npm dedupe`, '
+    + 'or make granary a peerDependency of the package that holds the grains)';
+  if (theirs.protocol !== GRAIN_PROTOCOL) {
+    return `${cls.name} extends ${base.name} from another copy of granary, at ${copyLocation(base)}, which speaks grain protocol ${theirs.protocol}; `
+      + `the granary hosting it, at ${copyLocation(ours)}, speaks protocol ${GRAIN_PROTOCOL}: ${fix}`;
+  }
+  const where = copyLocation(base) === copyLocation(ours)
+    ? `loaded a second time as a separate module (both at ${copyLocation(ours)})`
+    : `at ${copyLocation(base)}, not the one hosting it, at ${copyLocation(ours)}`;
+  return `${cls.name} extends ${base.name} from another copy of granary, ${where}. `
+    + `Each copy has its own request context, transactions and error classes, so a grain of one copy cannot run in the other: ${fix}`;
 }
 
 /** The grain classes a silo hosts, by type name. */
@@ -126,5 +183,12 @@ export class GrainTypes {
 
   names(): string[] {
     return [...this.byName.keys()];
+  }
+
+  /** The callable methods of each type, by type name (the silo logs them at start). */
+  exposed(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [name, t] of this.byName) out[name] = [...t.methods];
+    return out;
   }
 }

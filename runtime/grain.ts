@@ -1,13 +1,14 @@
 /**
  * The base class of every grain. A grain instance is created by the runtime for one
  * activation; it reaches its runtime through `GrainRuntime`, which the activation provides.
+ * Features add members of their own by declaration merging (`transactionalState` and
+ * `transaction` come from runtime/features/transactions), reaching the activation through
+ * `runtimeOf(grain)`.
  */
+import { GRAIN_BRAND, grainBrand } from './grain-brand.js';
 import type { GrainClass } from './grain-type.js';
 import type { GrainId } from './identity.js';
 import type { GrainRef } from './ref.js';
-import {
-  createTransactionalState, grainTransactionEnv, runTransaction, type TransactionalState, type TransactionRunOptions,
-} from './transactions/index.js';
 
 export type DeactivationReason = 'idle' | 'requested' | 'shutdown' | 'error';
 
@@ -53,6 +54,8 @@ export function runtimeOf(grain: Grain<unknown>): GrainRuntime {
 }
 
 export abstract class Grain<S = Record<string, never>> {
+  /** Granary's brand (see grain-brand.ts): how any copy of Granary recognises a grain class. */
+  static readonly [GRAIN_BRAND] = grainBrand(import.meta.url);
   readonly id: GrainId;
   /** Loaded from storage before `onActivate`; `initialState()` when nothing is stored. */
   state!: S;
@@ -117,25 +120,6 @@ export abstract class Grain<S = Record<string, never>> {
   /** A timer whose ticks run as turns of this grain; it ends with the activation. */
   registerTimer(fn: () => unknown, options: TimerOptions): Disposable {
     return this[RUNTIME].registerTimer(fn, options);
-  }
-
-  /**
-   * Declares state this grain changes only inside transactions, stored under `name`;
-   * `init()` gives its value when nothing is stored. Use it in a field initialiser:
-   * `private readonly bal = this.transactionalState('balance', () => 0)`.
-   */
-  transactionalState<T>(name: string, init: () => T): TransactionalState<T> {
-    return createTransactionalState(this[RUNTIME], name, init);
-  }
-
-  /**
-   * Runs `fn` as a transaction coordinated by this grain: every transactional state changed
-   * by the calls `fn` makes commits atomically, or none does (rejects with
-   * `TransactionAbortedError`, the cause attached). A new transaction unless
-   * `{ option: 'createOrJoin' }` and this call already runs in one.
-   */
-  transaction<T>(fn: () => T | Promise<T>, options?: TransactionRunOptions): Promise<T> {
-    return runTransaction(grainTransactionEnv(this[RUNTIME]), fn, options);
   }
 }
 

@@ -2,13 +2,13 @@
 export { Grain, instantiateGrain, runtimeOf } from './grain.js';
 export type { DeactivationReason, Disposable, GrainRuntime, TimerOptions } from './grain.js';
 export { GrainTypes, callableMethods, describeGrainClass, grainTypeName } from './grain-type.js';
-export type { GrainClass, GrainStatics, GrainType, PlacementStrategy, TransactionOption } from './grain-type.js';
+export type { GrainClass, GrainStatics, GrainType, PlacementStrategy } from './grain-type.js';
 export { grainId, parseGrainId, grainRefTarget } from './identity.js';
 export type { GrainId, HasGrainId } from './identity.js';
 export { makeRef, typedRef, untypedRef } from './ref.js';
 export type { CallableMethods, GrainRef, Invoker } from './ref.js';
-export { RequestContext, currentScope, newScope, chainOf, chainIncludes, scopeStorage } from './context.js';
-export type { CallScope, ContextValues } from './context.js';
+export { RequestContext, currentScope, newScope, childScope, setExtension, chainOf, chainIncludes, scopeStorage } from './context.js';
+export type { CallScope, ContextValues, ScopeInit } from './context.js';
 export { encode, decode, copy, isPlainPrimitive } from './codec.js';
 export type { DecodeOptions } from './codec.js';
 export {
@@ -21,10 +21,13 @@ export { FakeClock, systemClock, settle } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { Buckets } from './buckets.js';
 export { Activation, Status as ActivationStatus, MAX_CHAIN_DEPTH } from './activation.js';
-export type { ActivationHost } from './activation.js';
-export { Catalog, MAX_HOPS } from './catalog.js';
+export type { ActivationComponent, ActivationHost, ActivationInit } from './activation.js';
+export { HostCore, MAX_HOPS, activationError, handleInbound, replyText } from './host-core.js';
+export type { HostCoreOptions, InboundOptions } from './host-core.js';
+export { Catalog } from './catalog.js';
 export type { CatalogOptions } from './catalog.js';
 export { PendingCall } from './pending-call.js';
+export type { PendingCallInit } from './pending-call.js';
 export { CallRouter, ClusterCaller, DirectoryCache } from './cluster-caller.js';
 export type { CallRouterOptions } from './cluster-caller.js';
 export type {
@@ -34,11 +37,15 @@ export type {
 export type { CallMessage, Reply, Request } from './messages.js';
 export { DEFAULT_STATE_NAME } from './storage.js';
 export type { StorageProvider, StoredState } from './storage.js';
-// Transactions (runtime/transactions).
-export { TransactionalState, TransactionInDoubtError, transactionDefaults, runTransaction } from './transactions/index.js';
-export type { TransactionRunOptions, TxnEnv } from './transactions/index.js';
-export { withTransactionReply, mergeTransactionReply, trackTransactionalCall } from './transactions/index.js';
-// Call filters (the seam features and users plug into) and the protocol's names.
+// Call filters (the seam features and users plug into), the features' seams, the protocol's names.
 export { runFilters } from './filters.js';
 export type { CallFilter, CallFilters, GrainCall } from './filters.js';
+export {
+  registerCallExtension, registerGrainTypeFeature, registerSystemMessages, systemMessageHandler,
+  trackCall, replyExtensions, mergeReplyExtensions,
+} from './features.js';
+export type { ActivationFilter, CallExtension, CallExtensions, GrainTypeFeature, SystemMessageHandler } from './features.js';
 export * from './protocol.js';
+// Features (each registers itself on import; runtime/features/<name>).
+export { TransactionalState, TransactionInDoubtError, transactionDefaults, runTransaction } from './features/transactions/index.js';
+export type { TransactionOption, TransactionRunOptions, TxnEnv } from './features/transactions/index.js';

@@ -3,6 +3,7 @@
  */
 import type { ContextValues } from './context.js';
 import type { WireError } from './errors.js';
+import type { CallExtensions } from './features.js';
 
 export interface CallMessage {
   readonly k: 'call';
@@ -19,13 +20,13 @@ export interface CallMessage {
   readonly hops: number;
   /** The sender chose this silo (from the directory or placement): activate here. */
   readonly placed: boolean;
-  /** Transaction info, when the call runs inside a transaction. */
-  readonly txn?: unknown;
+  /** What features attach to the call (runtime/features.ts), by feature key. */
+  readonly ext?: CallExtensions;
 }
 
 export type Request = CallMessage;
 
-/** `txn`: what the callee learnt about the caller's transaction (participants), for it to merge. */
+/** `ext`: what features on the callee's side send back to the caller's (e.g. a transaction's participants). */
 export type Reply =
-  | { readonly k: 'ok'; readonly value: unknown; readonly host: string; readonly txn?: unknown }
-  | { readonly k: 'err'; readonly error: WireError; readonly host?: string; readonly txn?: unknown };
+  | { readonly k: 'ok'; readonly value: unknown; readonly host: string; readonly ext?: CallExtensions }
+  | { readonly k: 'err'; readonly error: WireError; readonly host?: string; readonly ext?: CallExtensions };

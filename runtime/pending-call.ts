@@ -7,6 +7,24 @@ import type { CallScope } from './context.js';
 import type { GrainId } from './identity.js';
 import { TimeoutError, toGrainError } from './errors.js';
 
+export interface PendingCallInit {
+  target: GrainId;
+  /** `"type/key"` of `target`. */
+  targetKey: string;
+  method: string;
+  args: unknown[];
+  /** The caller's scope: request context, call chain, what features attach. */
+  caller: CallScope | undefined;
+  /** How long the caller waits; the deadline is fixed the first time the call is scheduled. */
+  timeoutMs: number;
+  /** Copy the result before handing it over (local calls, so caller and callee share nothing). */
+  copyResult?: boolean;
+  /** How often the call was forwarded before it got here (a message's `hops`). */
+  hops?: number;
+  onResolve(value: unknown): void;
+  onReject(error: unknown): void;
+}
+
 export class PendingCall {
   settled = false;
   /** Set while the call is in an activation's queue, so expiry can skip it there. */
@@ -15,23 +33,31 @@ export class PendingCall {
   deadline = 0;
   /** The silo that answered, when the call went remote (for replies that relay it). */
   host: string | undefined = undefined;
+  readonly target: GrainId;
+  readonly targetKey: string;
+  readonly method: string;
+  /** Replaceable by incoming call filters before the method runs. */
+  args: unknown[];
+  readonly caller: CallScope | undefined;
+  readonly timeoutMs: number;
+  readonly copyResult: boolean;
+  /** How often this call was re-routed or forwarded. */
+  hops: number;
+  private readonly onResolve: (value: unknown) => void;
+  private readonly onReject: (error: unknown) => void;
 
-  constructor(
-    readonly target: GrainId,
-    readonly targetKey: string,
-    readonly method: string,
-    readonly args: unknown[],
-    /** The caller's scope: request context, call chain, transaction. */
-    readonly caller: CallScope | undefined,
-    /** How long the caller waits; the deadline is fixed the first time the call is scheduled. */
-    readonly timeoutMs: number,
-    /** Copy the result before handing it over (local calls, so caller and callee share nothing). */
-    readonly copyResult: boolean,
-    /** How often this call was re-routed or forwarded. */
-    public hops: number,
-    private readonly onResolve: (value: unknown) => void,
-    private readonly onReject: (error: unknown) => void,
-  ) {}
+  constructor(init: PendingCallInit) {
+    this.target = init.target;
+    this.targetKey = init.targetKey;
+    this.method = init.method;
+    this.args = init.args;
+    this.caller = init.caller;
+    this.timeoutMs = init.timeoutMs;
+    this.copyResult = init.copyResult ?? false;
+    this.hops = init.hops ?? 0;
+    this.onResolve = init.onResolve;
+    this.onReject = init.onReject;
+  }
 
   resolve(value: unknown): void {
     if (this.settled) return;

@@ -17,6 +17,10 @@ const USAGE = `usage:
       --provisioned), and waits until it is ACTIVE; does nothing if it exists
   granary check-table --table T [--endpoint URL] [--region R]
       checks that the table exists and has the key schema granary needs
+  granary check [paths…]
+      fails for private/protected grain methods that clients could call (needs typescript)
+  granary init <dir> [--granary SPEC] [--name NAME]
+      scaffolds a project that uses granary (granary init --help says more)
 
   --table      table name          (default: $GRANARY_DYNAMODB_TABLE)
   --endpoint   endpoint URL        (default: $GRANARY_DYNAMODB_ENDPOINT, else AWS itself)
@@ -31,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
+  if (command === 'init') return (await import('./init.js')).initCommand(rest);
+  if (command === 'check') return (await import('./check.js')).runCheck(rest);
   if (command !== 'create-table' && command !== 'check-table') throw new UsageError(`unknown command "${command}"`);
   let values: { table?: string; endpoint?: string; region?: string; provisioned?: string };
   try {

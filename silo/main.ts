@@ -9,7 +9,8 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Grain, type ClusterProvider, type GrainClass, type StorageProvider } from '../runtime/index.js';
+import type { ClusterProvider, GrainClass, StorageProvider } from '../runtime/index.js';
+import { isGrainClass } from '../runtime/grain-type.js';
 import { ConfigError, readConfig, type SiloConfig } from './config.js';
 import { jsonLogger, type Logger } from './log.js';
 import { memoryStorage } from './memory/index.js';
@@ -61,7 +62,6 @@ async function main(): Promise<void> {
         host: config.host,
         maxBodyBytes: config.maxBodyBytes,
         token: config.authToken,
-        rateLimit: config.rateLimit,
         closeGraceMs: Math.max(100, Math.floor(config.drainTimeoutMs * 0.4)),
       },
     });
@@ -105,7 +105,8 @@ async function loadGrains(spec: string | undefined): Promise<GrainClass[]> {
   }
   const found = new Set<GrainClass>();
   const consider = (v: unknown) => {
-    if (typeof v === 'function' && v.prototype instanceof Grain) found.add(v as GrainClass);
+    // By brand, not instanceof: a class built on another copy of granary is found, and refused with a message that says so.
+    if (isGrainClass(v)) found.add(v);
   };
   for (const v of Object.values(mod)) {
     if (Array.isArray(v)) v.forEach(consider);

@@ -4,9 +4,8 @@
  * arrive from other silos come in through `inbound`.
  */
 import {
-  CallRouter, InvalidArgumentError, PendingCall, SiloUnavailableError, decode, encode, isPlainPrimitive,
-  newScope, parseGrainId, toGrainError, withTransactionReply,
-  type CallMessage, type CallRouterOptions, type Catalog, type GrainTypes, type Reply, type SiloInfo,
+  CallRouter, SiloUnavailableError, decode, encode, handleInbound, isPlainPrimitive, isReservedMethod,
+  type CallRouterOptions, type Catalog, type GrainTypes, type PendingCall, type SiloInfo,
 } from '../runtime/index.js';
 import { place } from './placement.js';
 
@@ -64,8 +63,8 @@ export class Router extends CallRouter {
       return;
     }
     const type = this.types.get(call.target.type);
-    // Transaction protocol messages (`$txn.*`) must reach the existing activation: directory first.
-    if (type !== undefined && (type.placement ?? 'preferLocal') === 'preferLocal' && this.catalog.accepting && call.method.charCodeAt(0) !== 36) {
+    // A feature's own messages (`$txn.*`) must reach the existing activation: directory first.
+    if (type !== undefined && (type.placement ?? 'preferLocal') === 'preferLocal' && this.catalog.accepting && !isReservedMethod(call.method)) {
       // Placement would pick this silo; registering in the directory settles any race.
       this.catalog.deliver(call);
       return;
@@ -127,42 +126,19 @@ export class Router extends CallRouter {
 
   /** Handles a request from another silo or a client. */
   readonly inbound = (payload: string): Promise<string> =>
-    new Promise<string>((resolve) => {
-      const selfId = this.self().id;
-      let msg: CallMessage;
-      try {
-        msg = decode(payload, this.decodeOptions) as CallMessage;
-        if (msg === null || typeof msg !== 'object' || msg.k !== 'call' || typeof msg.target !== 'string' || typeof msg.method !== 'string' || !Array.isArray(msg.args)) {
-          throw new InvalidArgumentError('malformed request: expected a call message');
+    handleInbound(payload, {
+      decodeOptions: this.decodeOptions,
+      maxTimeoutMs: this.responseTimeoutMs * 10,
+      host: this.self().id,
+      deliver: (call, msg) => {
+        if (!msg.placed) {
+          this.route(call);
+          return;
         }
-      } catch (err) {
-        resolve(replyText({ k: 'err', error: toGrainError(err).toWire(), host: selfId }));
-        return;
-      }
-      const caller = newScope(msg.ctx, false, undefined, undefined, msg.chain, msg.txn);
-      const timeout = Math.max(1, Math.min(msg.timeout, this.responseTimeoutMs * 10));
-      const call: PendingCall = new PendingCall(
-        parseGrainId(msg.target), msg.target, msg.method, msg.args, caller, timeout, false, msg.hops,
-        // withTransactionReply: the participants this call enlisted go back to the caller's transaction.
-        (value) => resolve(replyText(withTransactionReply({ k: 'ok', value, host: call.host ?? selfId }, caller))),
-        (err) => resolve(replyText(withTransactionReply({ k: 'err', error: toGrainError(err).toWire(), host: call.host ?? selfId }, caller))),
-      );
-      if (msg.placed) {
         const act = this.catalog.get(msg.target);
         if (act !== undefined) act.receive(call);
         else if (this.types.get(call.target.type) !== undefined) this.catalog.deliver(call);
         else this.route(call);
-      } else {
-        this.route(call);
-      }
+      },
     });
-}
-
-function replyText(reply: Reply): string {
-  try {
-    return encode(reply);
-  } catch (err) {
-    // The result itself cannot travel: say so instead of dropping the reply.
-    return encode({ k: 'err', error: toGrainError(err).toWire(), host: reply.host } satisfies Reply);
-  }
 }

@@ -6,7 +6,7 @@
 import { ulid } from 'ulid';
 import {
   Catalog, GrainTypes, SiloUnavailableError, makeRef, systemClock,
-  type Clock, type ClusterConnection, type ClusterProvider, type GrainClass, type GrainRef, type Grain,
+  type CallFilters, type Clock, type ClusterConnection, type ClusterProvider, type GrainClass, type GrainRef, type Grain,
   type SiloInfo, type StorageProvider,
 } from '../runtime/index.js';
 import type { GatewayOptions } from './gateway/silo-gateway.js';
@@ -38,6 +38,11 @@ export interface SiloOptions {
   logger?: Logger;
   /** Hono HTTP gateway (see silo/gateway); started after the silo joins. Omitted: none. */
   gateway?: GatewayOptions;
+  /**
+   * Grain call filters: `incoming` around every call to a grain this silo hosts (from a client,
+   * HTTP or a grain), `outgoing` around every call this silo's grains make.
+   */
+  filters?: CallFilters;
 }
 
 export type SiloState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
@@ -97,6 +102,8 @@ export class Silo {
       self: () => this.info,
       types: this.types,
       serializeLocalCalls: options.serializeLocalCalls ?? false,
+      outgoingFilters: options.filters?.outgoing,
+      outgoingFromGrainsOnly: true,
     });
     this.router = router;
     this.catalog = new Catalog({
@@ -108,6 +115,7 @@ export class Silo {
       defaultIdleTimeoutMs: options.idleTimeoutMs ?? 15 * 60_000,
       collectionQuantumMs: options.collectionQuantumMs ?? 1_000,
       drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+      incomingFilters: options.filters?.incoming,
       ref: this.refFor,
       copy: (v) => router.copy(v),
       route: (c) => router.route(c),
@@ -128,7 +136,7 @@ export class Silo {
         throw err;
       }
     }
-    this.logger.info('silo started', { cluster: provider.name, storage: this.storage.name, grains: this.info.types });
+    this.logger.info('silo started', { cluster: provider.name, storage: this.storage.name, grains: this.info.types, exposes: this.types.exposed() });
   }
 
   /** A typed reference to a grain, called from this silo. */

@@ -3,7 +3,7 @@
  * hosted on none of them, and a fake clock. Every call goes through the wire codec, local
  * ones included, so what passes here passes between processes.
  */
-import { FakeClock, settle, type GrainClass, type StorageProvider, type ClusterProvider } from '../runtime/index.js';
+import { FakeClock, settle, type CallFilters, type GrainClass, type StorageProvider, type ClusterProvider } from '../runtime/index.js';
 import { GrainClient } from '../client/index.js';
 import { jsonLogger, type Logger } from './log.js';
 import { memoryCluster, memoryStorage } from './memory/index.js';
@@ -23,6 +23,8 @@ export interface TestClusterOptions {
   /** How long stopping a silo waits for running calls (default 1 s: tests leave calls hanging). */
   drainTimeoutMs?: number;
   logger?: Logger;
+  /** Call filters for every silo (as `Silo.start({ filters })`); `cluster.client` runs none. */
+  filters?: CallFilters;
 }
 
 export class TestCluster {
@@ -58,6 +60,7 @@ export class TestCluster {
       collectionQuantumMs: this.options.collectionQuantumMs,
       drainTimeoutMs: this.options.drainTimeoutMs ?? 1_000,
       logger: this.options.logger ?? jsonLogger({ level: 'error' }),
+      filters: this.options.filters,
     });
     this.silos.push(silo);
     return silo;

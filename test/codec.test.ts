@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GrainError, InvalidArgumentError, decode, encode, grainId } from 'granary';
+import { GrainError, InvalidArgumentError } from 'granary';
+import { decode, encode, grainId } from 'granary/internal';
 
 const roundTrip = (v: unknown) => decode(encode(v));
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Grain, Silo, TestCluster, place, type SiloInfo } from 'granary';
+import { Grain, Silo, TestCluster } from 'granary';
+import { place, type SiloInfo } from 'granary/internal';
 
 class Hashed extends Grain { static placement = 'hash' as const; async where(): Promise<string> { return this.key; } }
 class Spread extends Grain { static placement = 'random' as const; async where(): Promise<string> { return this.key; } }

@@ -5,8 +5,11 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ResolvedOptions } from './options.js';
+
+/** The SDK's client class, passed in: whoever calls has loaded the SDK (see sdk.ts). */
+export type DynamoDBClientClass = typeof DynamoDBClient;
 
 export interface ClientHandle {
   client: DynamoDBClient;
@@ -14,11 +17,11 @@ export interface ClientHandle {
   destroy(): void;
 }
 
-export function createClient(o: ResolvedOptions): ClientHandle {
+export function createClient(o: ResolvedOptions, Client: DynamoDBClientClass): ClientHandle {
   const agentOptions = { keepAlive: true, maxSockets: o.maxSockets, keepAliveMsecs: 1_000 };
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);
-  const client = new DynamoDBClient({
+  const client = new Client({
     region: o.region,
     ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
     ...(o.credentials !== undefined ? { credentials: o.credentials } : {}),

@@ -15,6 +15,11 @@ export class TableNotFoundError extends SiloUnavailableError {
   }
 }
 
+/** A call on a provider after its `close()`. */
+export function storageClosed(table: string): SiloUnavailableError {
+  return new SiloUnavailableError(`storage dynamodb:${table} is closed; create a new dynamoStorage(...)`);
+}
+
 /** The command that creates the table these options name. */
 export function createTableCommand(o: ResolvedOptions): string {
   const endpoint = o.endpoint !== undefined ? ` --endpoint ${o.endpoint}` : '';

@@ -1,5 +1,9 @@
-/** DynamoDB grain storage, and dynalite embedded for development (`granary/silo`'s DynamoDB adapter). */
-export { dynamoStorage } from './storage.js';
+/**
+ * DynamoDB grain storage, and dynalite embedded for development (`granary/silo`'s DynamoDB
+ * adapter). Nothing here loads the AWS SDK or dynalite at import: `dynamoStorage` loads the
+ * SDK on first use (provider.ts), `startEmbeddedDynalite` requires dynalite when called.
+ */
+export { dynamoStorage } from './provider.js';
 export type { DynamoStorage } from './storage.js';
 export type { DynamoStorageOptions, AwsCredentialIdentity } from './options.js';
 export type { EnsureTableResult } from './table.js';

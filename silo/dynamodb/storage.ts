@@ -2,20 +2,24 @@
  * Grain storage on DynamoDB: one item per grain state (see layout.ts), strongly consistent
  * reads, and writes and clears conditional on the stored `version`, so two activations of one
  * grain can never both commit. Behaves like `memoryStorage()`, the port's reference.
+ *
+ * This module imports the AWS SDK. The `dynamoStorage` users get from `granary` is the lazy
+ * face in provider.ts, which loads this module on first use; the Worker host imports the
+ * eager `dynamoStorage` below (its bundle holds the SDK anyway).
  */
 import { randomUUID } from 'node:crypto';
 import {
-  GetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient,
+  DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import {
   GrainError, InconsistentStateError, SiloUnavailableError,
   type GrainId, type StorageProvider, type StoredState,
 } from '../../runtime/index.js';
 import { deleteChunks, getChunks, putChunks } from './chunks.js';
-import { createClient } from './client.js';
-import { storageError } from './errors.js';
+import { createClient, type ClientHandle } from './client.js';
+import { storageClosed, storageError } from './errors.js';
 import { A, grainName, itemKey } from './layout.js';
-import { resolveOptions, type DynamoStorageOptions } from './options.js';
+import { resolveOptions, type DynamoStorageOptions, type ResolvedOptions } from './options.js';
 import { encodePayload, storedPayload, textOf, type EncodedPayload } from './payload.js';
 import { checkTable, ensureTable, type EnsureTableResult } from './table.js';
 
@@ -43,9 +47,14 @@ const MAX_CHUNK_REFS = 10_000;
 /** Re-reads of a chunked state whose chunks a concurrent write replaced under us. */
 const CHUNK_READ_ATTEMPTS = 5;
 
+/** The provider, with the SDK loaded here (the Worker host's form; applications get provider.ts's). */
 export function dynamoStorage(options: DynamoStorageOptions): DynamoStorage {
   const o = resolveOptions(options);
-  const handle = createClient(o);
+  return openDynamoStorage(o, createClient(o, DynamoDBClient));
+}
+
+/** The provider over checked options and a client it owns from now on (`close()` destroys it). */
+export function openDynamoStorage(o: ResolvedOptions, handle: ClientHandle): DynamoStorage {
   const client = handle.client;
   const table = o.table;
   const chunkRefs = new Map<string, ChunkRef>();
@@ -53,7 +62,7 @@ export function dynamoStorage(options: DynamoStorageOptions): DynamoStorage {
   let closed = false;
 
   function ensureOpen(): void {
-    if (closed) throw new SiloUnavailableError(`storage dynamodb:${table} is closed; create a new dynamoStorage(...)`);
+    if (closed) throw storageClosed(table);
   }
 
   function remember(pk: string, ref: ChunkRef | undefined): void {

@@ -1,8 +1,9 @@
 /**
  * How gateway errors look on the wire: `{"error": {"code", "name", "message"}}` with the
- * HTTP status the code maps to. Grain errors keep their code and message, never a stack.
+ * HTTP status the code maps to, or the status a `GrainError` chose (`{ status: 409 }`).
+ * Grain errors keep their code and message, never a stack.
  */
-import type { WireError } from '../../runtime/errors.js';
+import { GrainError, type ErrorCode, type WireError } from '../../runtime/errors.js';
 
 /** HTTP status for an error code (runtime codes and the gateway's own). */
 export function statusOf(code: string): number {
@@ -39,7 +40,10 @@ export function statusOf(code: string): number {
   }
 }
 
-/** The JSON error body for any thrown value; unknown values become `grain_error`. */
+/**
+ * The JSON error body for any thrown value; unknown values become `grain_error`. A status
+ * the grain chose rides along (`status`), so `GrainClient.http` rebuilds the same error.
+ */
 export function errorBody(err: unknown): { error: WireError } {
   const e = err as { code?: unknown; name?: unknown; message?: unknown; data?: unknown } | null;
   const code = typeof e?.code === 'string' && e.code !== '' ? e.code : 'grain_error';
@@ -47,12 +51,26 @@ export function errorBody(err: unknown): { error: WireError } {
   const message = typeof e?.message === 'string' ? e.message : String(err);
   const out: WireError = { code, name, message };
   if (e?.data !== undefined && isJsonSafe(e.data)) out.data = e.data;
+  if (err instanceof GrainError && err.status !== undefined) out.status = err.status;
   return { error: out };
+}
+
+/** The HTTP status of an error body: the status its thrower chose, else its code's. */
+export function statusOfBody(body: { error: WireError }): number {
+  return body.error.status ?? statusOf(body.error.code);
+}
+
+/** The whole error response for any thrown value (web standard: Node and Workers alike). */
+export function errorResponse(err: unknown): Response {
+  const body = errorBody(err);
+  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8' });
+  if (err instanceof HttpError && err.headers) for (const [k, v] of Object.entries(err.headers)) headers.set(k, v);
+  return new Response(JSON.stringify(body), { status: statusOfBody(body), headers });
 }
 
 /** A gateway-level error: a code from `statusOf` and a message saying what to do. */
 export class HttpError extends Error {
-  constructor(readonly code: string, message: string, readonly headers?: Record<string, string>) {
+  constructor(readonly code: ErrorCode, message: string, readonly headers?: Record<string, string>) {
     super(message);
     // The name a client rebuilds the error under (errorFromWire keeps it).
     this.name = NAMES[code] ?? (code.startsWith('invalid_') ? 'InvalidArgumentError' : 'GatewayError');

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { Context, Hono } from 'hono';
+import type { Context, Env, Hono } from 'hono';
 
 export interface NodeGateway {
   /** The port actually bound (useful with port 0). */
@@ -18,7 +18,7 @@ export interface NodeGateway {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function listenNode(app: Hono, options: { port?: number; host?: string; closeGraceMs?: number }): Promise<NodeGateway> {
+export async function listenNode<E extends Env>(app: Hono<E>, options: { port?: number; host?: string; closeGraceMs?: number }): Promise<NodeGateway> {
   const host = options.host ?? '0.0.0.0';
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   // A request waiting for a slow grain must not be cut by Node's defaults; the gateway has its own deadlines.

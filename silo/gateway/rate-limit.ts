@@ -1,8 +1,13 @@
 /**
  * Per-client rate limiting: a token bucket per client key, refilled continuously. The map
  * of buckets is bounded: when it grows past `maxClients`, buckets that are full again
- * (clients idle long enough to have their whole burst back) are dropped.
+ * (clients idle long enough to have their whole burst back) are dropped. `rateLimit()` is
+ * the gateway middleware around it: over the limit → 429 `rate_limited` with `retry-after`.
  */
+import type { Context, MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { HttpError } from './http-errors.js';
+
 export interface RateLimitOptions {
   /** Sustained requests per second per client. */
   requestsPerSecond: number;
@@ -55,4 +60,21 @@ export class RateLimiter {
       for (const k of this.buckets.keys()) { this.buckets.delete(k); if (--n === 0) break; }
     }
   }
+}
+
+export interface RateLimitMiddlewareOptions extends RateLimitOptions {
+  /** Who a request counts against (a credential, a peer address). */
+  clientKey(c: Context): string;
+}
+
+export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandler {
+  const limiter = new RateLimiter(options);
+  return createMiddleware(async (c, next) => {
+    const waitMs = limiter.take(options.clientKey(c));
+    if (waitMs > 0) {
+      const seconds = String(Math.ceil(waitMs / 1000));
+      throw new HttpError('rate_limited', `too many requests from this client; retry in ${seconds} s`, { 'retry-after': seconds });
+    }
+    await next();
+  });
 }

@@ -43,6 +43,6 @@ export function siloBackend(silo: Silo): GatewayBackend {
 
 /** Starts a silo's gateway; called by the silo once it has joined its cluster. */
 export async function startSiloGateway(silo: Silo, options: GatewayOptions): Promise<NodeGateway> {
-  const app = createGatewayApp(siloBackend(silo), { clientKey: nodeClientKey, ...options });
+  const app = createGatewayApp(siloBackend(silo), { clientKey: nodeClientKey, logger: silo.logger.child({ component: 'gateway' }), ...options });
   return listenNode(app, { port: options.port, host: options.host, closeGraceMs: options.closeGraceMs });
 }

@@ -1,13 +1,9 @@
 /**
- * Options of `natsCluster(...)` and how they become NATS connection options. Security
- * options (token, user/password, nkey, creds, TLS, or any authenticator) pass straight
- * through to `nats.connect`; reconnection is always on (infinite attempts, short wait).
+ * Options of `natsCluster(...)` and their checks. Only types come from `nats` here: this
+ * module is on the path of `import 'granary'`, which must not load the NATS client
+ * (connect-options.ts turns the options into `nats.connect` options on first connect).
  */
-import { readFileSync } from 'node:fs';
-import {
-  credsAuthenticator, nkeyAuthenticator,
-  type Authenticator, type ConnectionOptions, type TlsOptions,
-} from 'nats';
+import type { Authenticator, TlsOptions } from 'nats';
 import { InvalidArgumentError } from '../../runtime/index.js';
 import type { Logger } from '../log.js';
 
@@ -87,74 +83,10 @@ export function resolveTimings(o: NatsClusterOptions): ResolvedTimings {
   };
 }
 
-/** The `nats.connect` options for one silo or client connection. */
-export function connectionOptions(o: NatsClusterOptions, connectionName: string): ConnectionOptions {
-  const { servers, user, pass, token } = credentialsFromUrls(serverList(o.servers));
-  const authenticators: Authenticator[] = [];
-  if (o.authenticator) authenticators.push(...(Array.isArray(o.authenticator) ? o.authenticator : [o.authenticator]));
-  if (o.nkeySeed !== undefined) authenticators.push(nkeyAuthenticator(new TextEncoder().encode(o.nkeySeed)));
-  if (o.creds !== undefined) authenticators.push(credsAuthenticator(new TextEncoder().encode(o.creds)));
-  if (o.credsFile !== undefined) {
-    let text: Uint8Array;
-    try {
-      text = readFileSync(o.credsFile);
-    } catch (err) {
-      throw new InvalidArgumentError(`natsCluster: cannot read credsFile ${o.credsFile}: ${(err as Error).message}`, { cause: err });
-    }
-    authenticators.push(credsAuthenticator(text));
-  }
-  const options: ConnectionOptions = {
-    servers,
-    name: o.connectionName ?? connectionName,
-    timeout: positive(o.connectTimeoutMs, 5000, 'connectTimeoutMs'),
-    reconnect: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: positive(o.reconnectTimeWaitMs, 250, 'reconnectTimeWaitMs'),
-    reconnectJitter: 50,
-    waitOnFirstConnect: false,
-    // A stack trace per request costs more than the request; our errors say what failed.
-    noAsyncTraces: true,
-  };
-  // Explicit options win over credentials written in the URL.
-  if (o.token !== undefined || o.user !== undefined) {
-    if (o.token !== undefined) options.token = o.token;
-    if (o.user !== undefined) options.user = o.user;
-    if (o.pass !== undefined) options.pass = o.pass;
-  } else {
-    if (token !== undefined) options.token = token;
-    if (user !== undefined) options.user = user;
-    if (pass !== undefined) options.pass = pass;
-  }
-  if (authenticators.length > 0) options.authenticator = authenticators.length === 1 ? authenticators[0]! : authenticators;
-  if (o.tls !== undefined) options.tls = o.tls === true ? {} : o.tls;
-  return options;
-}
-
 export function serverList(servers: string | string[] | undefined): string[] {
   const list = (Array.isArray(servers) ? servers : [servers]).filter((s): s is string => typeof s === 'string' && s.length > 0);
   if (list.length === 0) throw new InvalidArgumentError('natsCluster needs { servers: "nats://host:4222" } (one URL or a list)');
   return list;
-}
-
-/**
- * `nats://user:pass@host:4222` and `nats://token@host:4222` carry credentials (the NATS
- * client ignores them there): take them out of the URLs and into options. The first URL
- * with credentials decides.
- */
-function credentialsFromUrls(urls: string[]): { servers: string[]; user?: string; pass?: string; token?: string } {
-  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
-  let found = false;
-  for (const raw of urls) {
-    const m = /^([a-z]+:\/\/)([^@/]*)@(.*)$/i.exec(raw);
-    if (m === null) { out.servers.push(raw); continue; }
-    out.servers.push(m[1]! + m[3]!);
-    if (found) continue;
-    found = true;
-    const [u, p] = m[2]!.split(':', 2) as [string, string | undefined];
-    if (p === undefined) out.token = decodeURIComponent(u);
-    else { out.user = decodeURIComponent(u); out.pass = decodeURIComponent(p); }
-  }
-  return out;
 }
 
 /** URLs for messages, with any password or token in them masked. */
@@ -162,7 +94,8 @@ export function describeServers(servers: string | string[]): string {
   return serverList(servers).map((s) => s.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
 }
 
-function positive(v: number | undefined, dflt: number, what: string): number {
+/** `v` when it is a positive number of milliseconds, `dflt` when unset; anything else is refused. */
+export function positive(v: number | undefined, dflt: number, what: string): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`natsCluster: ${what} must be a positive number of milliseconds, got ${String(v)}`);
   return v;

@@ -1,50 +1,39 @@
 /**
- * `natsCluster(...)`: the cluster provider for silos (and clients) in separate processes,
- * meeting through a NATS server with JetStream. Each `connect` opens its own NATS
- * connection; what a cluster shares lives on the server (subjects and KV buckets named
- * after the cluster).
+ * Connecting to a Granary cluster on NATS: one NATS connection per silo or client
+ * connection; what a cluster shares lives on the server (subjects and KV buckets named after
+ * the cluster). Loaded by `natsCluster(...)` (cluster.ts) on its first `connect`.
  */
 import { connect, type NatsConnection } from 'nats';
 import {
   SiloUnavailableError,
-  type ClusterConnection, type ClusterConnectOptions, type ClusterProvider,
+  type ClusterConnection, type ClusterConnectOptions,
 } from '../../runtime/index.js';
-import { envLogLevel, jsonLogger } from '../log.js';
+import { connectionOptions } from './connect-options.js';
 import { NatsClusterConnection } from './connection.js';
-import { checkClusterName, checkSiloId, clusterNames } from './names.js';
-import { connectionOptions, describeServers, resolveTimings, serverList, type NatsClusterOptions } from './options.js';
+import { checkSiloId } from './names.js';
+import type { NatsClusterOptions } from './options.js';
+import type { NatsClusterSettings } from './settings.js';
 
-export function natsCluster(options: NatsClusterOptions): ClusterProvider {
-  if (options === null || typeof options !== 'object') throw new TypeError('natsCluster needs { servers, name }');
-  const name = checkClusterName(options.name);
-  serverList(options.servers);
-  const timings = resolveTimings(options);
-  const names = clusterNames(name);
-  const logger = (options.logger ?? jsonLogger({ level: envLogLevel('warn') })).child({ cluster: `nats:${name}` });
-  const where = describeServers(options.servers);
-  return {
-    name: `nats:${name}`,
-    async connect(o: ClusterConnectOptions): Promise<ClusterConnection> {
-      if (o.silo && !o.inbound) throw new TypeError('a silo connection needs an inbound handler');
-      if (o.silo) checkSiloId(o.silo.id);
-      const nc = await openNats(options, `granary:${name}:${o.silo?.id ?? 'client'}`, where);
-      try {
-        return await NatsClusterConnection.open({
-          nc,
-          names,
-          timings,
-          buckets: { storage: options.kvStorage ?? 'file', replicas: options.kvReplicas ?? 1 },
-          clock: o.clock,
-          logger: o.silo ? logger.child({ silo: o.silo.id }) : logger,
-          silo: o.silo,
-          inbound: o.inbound,
-        });
-      } catch (err) {
-        await nc.close().catch(() => undefined);
-        throw new SiloUnavailableError(`NATS at ${where} is not usable as a Granary cluster: ${explain(err)}`, { cause: err });
-      }
-    },
-  };
+export async function connectNatsCluster(settings: NatsClusterSettings, o: ClusterConnectOptions): Promise<ClusterConnection> {
+  const { options, name, names, timings, logger, where } = settings;
+  if (o.silo && !o.inbound) throw new TypeError('a silo connection needs an inbound handler');
+  if (o.silo) checkSiloId(o.silo.id);
+  const nc = await openNats(options, `granary:${name}:${o.silo?.id ?? 'client'}`, where);
+  try {
+    return await NatsClusterConnection.open({
+      nc,
+      names,
+      timings,
+      buckets: { storage: options.kvStorage ?? 'file', replicas: options.kvReplicas ?? 1 },
+      clock: o.clock,
+      logger: o.silo ? logger.child({ silo: o.silo.id }) : logger,
+      silo: o.silo,
+      inbound: o.inbound,
+    });
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw new SiloUnavailableError(`NATS at ${where} is not usable as a Granary cluster: ${explain(err)}`, { cause: err });
+  }
 }
 
 async function openNats(options: NatsClusterOptions, connectionName: string, where: string): Promise<NatsConnection> {

@@ -33,7 +33,12 @@ export function grainObjectClass(runtimeFor: (env: WorkerEnv) => WorkersRuntime)
       super(ctx, env);
       try {
         const rt = runtimeFor(env);
-        this.host = new ObjectHost(rt, (grainKey) => rt.storageFor(ctx.storage, grainKey), ctx.id.toString());
+        this.host = new ObjectHost({
+          runtime: rt,
+          storageFor: (grainKey) => rt.storageFor(ctx.storage, grainKey),
+          objectName: ctx.id.toString(),
+          incomingFilters: rt.incomingFilters,
+        });
       } catch (err) {
         // A throwing constructor would break the object for good; answer the error instead.
         this.failure = err;

@@ -11,35 +11,34 @@
  * crash would). `deactivateOnIdle()` still runs `onDeactivate`; the next call activates anew.
  */
 import {
-  Activation, ActivationStatus, GrainError, GrainNotFoundError, InvalidArgumentError, MAX_HOPS, PendingCall,
-  SiloUnavailableError, copy, decode, encode, newScope, parseGrainId, toGrainError, withTransactionReply,
-  type ActivationHost, type CallMessage, type Clock, type DeactivationReason, type GrainClass, type GrainId, type Reply,
-  type StorageProvider,
+  Activation, ActivationStatus, GrainNotFoundError, HostCore, InvalidArgumentError, SiloUnavailableError,
+  activationError, copy, handleInbound,
+  type ActivationHost, type CallFilter, type DeactivationReason, type GrainClass, type PendingCall, type StorageProvider,
 } from '../../runtime/index.js';
 import type { WorkersRuntime } from './runtime.js';
 
-/** How often calls in progress are checked against their deadlines. */
-const WATCHDOG_INTERVAL_MS = 250;
+export interface ObjectHostOptions {
+  runtime: WorkersRuntime;
+  /** Storage for a grain key (the object's own storage, or the shared provider). */
+  storageFor(grainKey: string): StorageProvider;
+  /** Names this object in replies and logs (its id). */
+  objectName: string;
+  /** The Worker's incoming call filters. */
+  incomingFilters?: readonly CallFilter[];
+}
 
-export class ObjectHost implements ActivationHost {
-  readonly clock: Clock;
+export class ObjectHost extends HostCore implements ActivationHost {
   readonly defaultIdleTimeoutMs = 0; // unused: eviction is the platform's
   private act: Activation | undefined;
   /** `"type/key"` of the grain this object hosts, fixed by the first call. */
   private grainKey: string | undefined;
   private provider: StorageProvider | undefined;
   private sequence = 0;
-  private readonly watched = new Set<Activation>();
-  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private readonly runtime: WorkersRuntime;
 
-  constructor(
-    private readonly runtime: WorkersRuntime,
-    /** Storage for `grainKey` (the object's own storage, or the shared provider). */
-    private readonly storageFor: (grainKey: string) => StorageProvider,
-    /** Names this object in replies and logs (its id). */
-    private readonly objectName: string,
-  ) {
-    this.clock = runtime.clock;
+  constructor(private readonly options: ObjectHostOptions) {
+    super({ clock: options.runtime.clock, incomingFilters: options.incomingFilters });
+    this.runtime = options.runtime;
   }
 
   get storage(): StorageProvider {
@@ -49,34 +48,15 @@ export class ObjectHost implements ActivationHost {
 
   /** Handles one call message; always resolves to a reply (errors included). */
   inbound(payload: string): Promise<string> {
-    return new Promise<string>((resolve) => {
-      let msg: CallMessage;
-      try {
-        msg = decode(payload, this.runtime.decodeOptions) as CallMessage;
-        if (msg === null || typeof msg !== 'object' || msg.k !== 'call' || typeof msg.target !== 'string' || typeof msg.method !== 'string' || !Array.isArray(msg.args)) {
-          throw new InvalidArgumentError('malformed request: expected a call message');
-        }
-      } catch (err) {
-        resolve(replyText({ k: 'err', error: toGrainError(err).toWire(), host: this.objectName }));
-        return;
-      }
-      const caller = newScope(msg.ctx, false, undefined, undefined, msg.chain, msg.txn);
-      const timeout = Math.max(1, Math.min(Number(msg.timeout) || 0, this.runtime.responseTimeoutMs * 10));
-      let target: GrainId;
-      try {
-        target = parseGrainId(msg.target);
-      } catch (err) {
-        resolve(replyText({ k: 'err', error: new InvalidArgumentError((err as Error).message).toWire(), host: this.objectName }));
-        return;
-      }
-      const call = new PendingCall(
-        target, msg.target, msg.method, msg.args, caller, timeout, false, Number(msg.hops) || 0,
-        // withTransactionReply: the participants this call enlisted go back to the caller's transaction.
+    return handleInbound(payload, {
+      decodeOptions: this.runtime.decodeOptions,
+      maxTimeoutMs: this.runtime.responseTimeoutMs * 10,
+      host: this.options.objectName,
+      deliver: (call) => {
         // The host a reply names is the grain's own object: its name is the grain id.
-        (value) => resolve(replyText(withTransactionReply({ k: 'ok', value, host: msg.target }, caller))),
-        (err) => resolve(replyText(withTransactionReply({ k: 'err', error: toGrainError(err).toWire(), host: msg.target }, caller))),
-      );
-      this.deliver(call);
+        call.host = call.targetKey;
+        this.deliver(call);
+      },
     });
   }
 
@@ -98,14 +78,14 @@ export class ObjectHost implements ActivationHost {
     }
     if (this.provider === undefined) {
       try {
-        this.provider = this.storageFor(call.targetKey);
+        this.provider = this.options.storageFor(call.targetKey);
       } catch (err) {
         call.reject(err);
         return;
       }
       this.grainKey = call.targetKey;
     }
-    const created = new Activation(call.target, call.targetKey, type, String(++this.sequence), this);
+    const created = new Activation({ id: call.target, key: call.targetKey, type, activationId: String(++this.sequence), host: this });
     this.act = created;
     created.receive(call);
     created.activate().catch((err: unknown) => {
@@ -125,47 +105,22 @@ export class ObjectHost implements ActivationHost {
     return copy(value, this.runtime.decodeOptions);
   }
 
-  /**
-   * A call for another grain (a transaction's protocol message) goes to that grain's object;
-   * a call for this activation while it goes away waits for it to end, then meets the next.
-   */
-  reroute(call: PendingCall): void {
-    if (call.targetKey !== this.grainKey) {
-      this.runtime.router.route(call);
-      return;
-    }
-    if (++call.hops > MAX_HOPS) {
-      call.reject(new SiloUnavailableError(`call ${call.targetKey}.${call.method} found its grain deactivating ${MAX_HOPS} times in a row; retry shortly`));
-      return;
-    }
-    const act = this.act;
-    if (act !== undefined && act.status !== ActivationStatus.Valid && act.status !== ActivationStatus.Activating) {
-      act.ended().then(() => this.deliver(call));
-    } else {
-      this.deliver(call);
-    }
+  protected activationOf(key: string): Activation | undefined {
+    return key === this.grainKey ? this.act : undefined;
+  }
+
+  protected routeAgain(call: PendingCall): void {
+    this.deliver(call);
+  }
+
+  /** A call for another grain (a feature's own message) goes to that grain's object. */
+  override reroute(call: PendingCall): void {
+    if (call.targetKey !== this.grainKey) this.runtime.router.route(call);
+    else super.reroute(call);
   }
 
   scheduleIdleCheck(): void {
     // The platform evicts idle objects; there is nothing to collect.
-  }
-
-  watch(act: Activation): void {
-    act.watched = true;
-    this.watched.add(act);
-    this.watchdog ??= setTimeout(() => this.checkDeadlines(), WATCHDOG_INTERVAL_MS);
-  }
-
-  private checkDeadlines(): void {
-    this.watchdog = undefined;
-    const now = this.clock.now();
-    for (const act of this.watched) {
-      if (!act.expireCalls(now) || act.status === ActivationStatus.Dead) {
-        act.watched = false;
-        this.watched.delete(act);
-      }
-    }
-    if (this.watched.size > 0) this.watchdog = setTimeout(() => this.checkDeadlines(), WATCHDOG_INTERVAL_MS);
   }
 
   requestDeactivation(act: Activation, reason: DeactivationReason): void {
@@ -183,22 +138,6 @@ export class ObjectHost implements ActivationHost {
   reportError(act: Activation, what: string, err: unknown): void {
     console.error(JSON.stringify({ level: 'warn', msg: `${what} failed`, grain: act.key, err: describe(err) }));
   }
-}
-
-function replyText(reply: Reply): string {
-  try {
-    return encode(reply);
-  } catch (err) {
-    // The result itself cannot travel: say so instead of dropping the reply.
-    return encode({ k: 'err', error: toGrainError(err).toWire(), host: reply.host } satisfies Reply);
-  }
-}
-
-/** What callers see when an activation could not start. */
-function activationError(key: string, err: unknown): GrainError {
-  if (err instanceof GrainError) return err;
-  const e = err as Error;
-  return new GrainError('grain_error', `activation of ${key} failed: ${e?.message ?? String(err)}`, { name: e?.name ?? 'Error', cause: err });
 }
 
 function describe(err: unknown): string {

@@ -1,7 +1,23 @@
 /**
- * What `import … from 'granary'` gives inside a Worker bundle: the runtime API grain code
- * uses (Grain, RequestContext, errors, TransactionalState, …) and the Workers face. The
- * silo's Node-only parts (Silo, natsCluster, the Node gateway) do not exist on Workers.
+ * What `import … from 'granary'` gives inside a Worker bundle (the package's `workerd`
+ * condition): the names of the curated root (index.ts) that grain code uses — Grain,
+ * RequestContext, TransactionalState, the errors and their types — and the Workers face
+ * (`granaryWorker`, …). The silo's Node-only parts (Silo, TestCluster, the memory and NATS
+ * clusters, the Node gateway, GrainClient, dynalite) do not exist on Workers. Keep the list
+ * in step with index.ts.
  */
-export * from '../../runtime/index.js';
+export { Grain, RequestContext, TransactionalState } from '../../runtime/index.js';
+export type {
+  CallableMethods, ContextValues, DeactivationReason, Disposable, GrainClass, GrainId, GrainRef,
+  TimerOptions, TransactionOption, TransactionRunOptions,
+  CallFilter, CallFilters, GrainCall,
+  ClusterProvider, StorageProvider,
+} from '../../runtime/index.js';
+export {
+  GrainError, GrainNotFoundError, MethodNotFoundError, InconsistentStateError, DeadlockError,
+  TimeoutError, TransactionAbortedError, TransactionInDoubtError, SiloUnavailableError,
+  InvalidArgumentError,
+} from '../../runtime/index.js';
+export { TableNotFoundError } from '../dynamodb/errors.js';
+export type { DynamoStorageOptions } from '../dynamodb/options.js';
 export * from './index.js';

@@ -5,7 +5,7 @@
  */
 import {
   GrainTypes, makeRef,
-  type DecodeOptions, type GrainClass, type StorageProvider,
+  type CallFilter, type CallFilters, type DecodeOptions, type GrainClass, type StorageProvider,
 } from '../../runtime/index.js';
 import { dynamoStorage } from '../dynamodb/storage.js';
 import type { DurableObjectNamespaceLike, DurableObjectStorageLike, GrainObjectStub, WorkerEnv } from './cloudflare.js';
@@ -18,6 +18,8 @@ export interface WorkersRuntimeOptions {
   grains: readonly GrainClass[];
   /** Name of the Durable Object namespace binding that hosts grains. */
   binding: string;
+  /** Call filters: incoming around every call a grain object runs, outgoing around calls grains make. */
+  filters?: CallFilters;
 }
 
 export class WorkersRuntime {
@@ -26,6 +28,7 @@ export class WorkersRuntime {
   readonly config: WorkersConfig;
   readonly router: StubRouter;
   readonly decodeOptions: DecodeOptions;
+  readonly incomingFilters: readonly CallFilter[];
   /** Types references may name: the hosted ones, plus classes passed to `getGrain`. */
   private readonly known: GrainTypes;
   private shared: StorageProvider | undefined;
@@ -41,7 +44,13 @@ export class WorkersRuntime {
       throw new WorkerConfigError(`no Durable Object binding named ${options.binding}: declare it under [[durable_objects.bindings]] in wrangler.toml (name = "${options.binding}", class_name = "GrainObject")`);
     }
     this.decodeOptions = { ref: (t, k) => this.ref(t, k) };
-    this.router = new StubRouter({ namespace, responseTimeoutMs: this.config.responseTimeoutMs, decodeOptions: this.decodeOptions });
+    this.incomingFilters = options.filters?.incoming ?? [];
+    this.router = new StubRouter({
+      namespace,
+      responseTimeoutMs: this.config.responseTimeoutMs,
+      decodeOptions: this.decodeOptions,
+      outgoingFilters: options.filters?.outgoing,
+    });
     this.others = remoteObjectStorage(namespace);
   }
 

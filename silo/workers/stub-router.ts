@@ -9,7 +9,7 @@
  */
 import {
   CallRouter, SiloUnavailableError,
-  type Clock, type ClusterConnection, type DecodeOptions, type PendingCall, type Transport,
+  type CallFilter, type Clock, type ClusterConnection, type DecodeOptions, type PendingCall, type Transport,
 } from '../../runtime/index.js';
 import type { DurableObjectNamespaceLike, GrainObjectStub } from './cloudflare.js';
 
@@ -83,6 +83,8 @@ export interface StubRouterOptions {
   namespace: DurableObjectNamespaceLike<GrainObjectStub>;
   responseTimeoutMs: number;
   decodeOptions: DecodeOptions;
+  /** Run for calls made from inside grains. */
+  outgoingFilters?: readonly CallFilter[];
 }
 
 export class StubRouter extends CallRouter {
@@ -92,6 +94,8 @@ export class StubRouter extends CallRouter {
       clock: workersClock,
       responseTimeoutMs: options.responseTimeoutMs,
       decodeOptions: options.decodeOptions,
+      outgoingFilters: options.outgoingFilters,
+      outgoingFromGrainsOnly: true,
     });
   }
 

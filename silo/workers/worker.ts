@@ -8,7 +8,7 @@
  *   export default handler;
  */
 import {
-  RequestContext, grainId, type GrainClass,
+  RequestContext, grainId, type CallFilters, type GrainClass,
 } from '../../runtime/index.js';
 import { createGatewayApp, type GatewayAppOptions, type GatewayBackend } from '../gateway/app.js';
 import { errorBody, statusOf } from '../gateway/http-errors.js';
@@ -27,6 +27,8 @@ export interface GranaryWorkerOptions {
    * and rate limit come from the vars (`GRANARY_AUTH_TOKEN`, …) and win over these.
    */
   gateway?: GatewayAppOptions;
+  /** Call filters (as `Silo.start({ filters })`): incoming on the grain objects, outgoing for calls grains make. */
+  filters?: CallFilters;
 }
 
 /** The module worker's default export: the fetch handler. */
@@ -47,7 +49,7 @@ interface Gateway {
 
 export function granaryWorker(options: GranaryWorkerOptions): GranaryWorker {
   if (!options || !Array.isArray(options.grains)) throw new TypeError('granaryWorker needs { grains: [GrainClass, ...] }');
-  const runtimeFor = runtimeCache({ grains: options.grains, binding: options.binding ?? 'GRAINS' });
+  const runtimeFor = runtimeCache({ grains: options.grains, binding: options.binding ?? 'GRAINS', filters: options.filters });
   const gateways = new WeakMap<object, Gateway>();
 
   function gatewayFor(env: WorkerEnv): Gateway {

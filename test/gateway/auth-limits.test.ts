@@ -1,6 +1,10 @@
-/** Bearer token, the authorize hook, per-client rate limits and the body limit option. */
+/**
+ * Bearer token, the authorize hook, per-client rate limits and the body limit option.
+ * Each test uses grain keys and rate-limit clients of its own, so any order passes.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Silo } from 'granary';
+import { createGatewayApp, siloBackend } from '../../silo/gateway/index.js';
 import { Counter } from '../../grains/index.js';
 import { call, raw } from './helpers.js';
 
@@ -37,27 +41,36 @@ const bearer = (t = TOKEN, more: Record<string, string> = {}) => ({ authorizatio
 
 describe('auth', () => {
   it('no token or a wrong one → 401 with www-authenticate, and nothing runs', async () => {
-    const none = await call(port, '/grains/Counter/a/add', { args: [1] });
+    const none = await call(port, '/grains/Counter/no-token/add', { args: [1] });
     expect(none.status).toBe(401);
     expect(none.json.error.code).toBe('unauthorized');
     expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
-    const wrong = await call(port, '/grains/Counter/a/add', { args: [1] }, bearer('sekret-token-43'));
+    const wrong = await call(port, '/grains/Counter/no-token/add', { args: [1] }, bearer('sekret-token-43'));
     expect(wrong.status).toBe(401);
-    const prefix = await call(port, '/grains/Counter/a/add', { args: [1] }, bearer('sekret'));
+    expect(wrong.headers['www-authenticate']).toMatch(/^Bearer realm="granary", error="invalid_token"/);
+    const prefix = await call(port, '/grains/Counter/no-token/add', { args: [1] }, bearer('sekret'));
     expect(prefix.status).toBe(401);
-    const basic = await call(port, '/grains/Counter/a/add', { args: [1] }, { authorization: `Basic ${TOKEN}` });
+    const basic = await call(port, '/grains/Counter/no-token/add', { args: [1] }, { authorization: `Basic ${TOKEN}` });
     expect(basic.status).toBe(401);
-    expect(await silo.getGrain(Counter, 'a').get()).toBe(0);
+    expect(basic.json.error.code).toBe('unauthorized');
+    const spaced = await call(port, '/grains/Counter/no-token/add', { args: [1] }, { authorization: `Bearer ${TOKEN} extra` });
+    expect(spaced.status).toBe(401);
+    expect(await silo.getGrain(Counter, 'no-token').get()).toBe(0);
   });
 
   it('the right token passes; the authorize hook can still refuse (403)', async () => {
-    const ok = await call(port, '/grains/Counter/a/add', { args: [1] }, bearer(TOKEN, { 'x-client': 'ok' }));
+    const ok = await call(port, '/grains/Counter/token/add', { args: [1] }, bearer(TOKEN, { 'x-client': 'ok' }));
     expect(ok.status).toBe(200);
-    expect(seen).toContain('/grains/Counter/a/add');
-    const blocked = await call(port, '/grains/Counter/a/add', { args: [1] }, bearer(TOKEN, { 'x-client': 'ok', 'x-tenant': 'blocked' }));
+    expect(seen).toContain('/grains/Counter/token/add');
+    const blocked = await call(port, '/grains/Counter/token/add', { args: [1] }, bearer(TOKEN, { 'x-client': 'ok', 'x-tenant': 'blocked' }));
     expect(blocked.status).toBe(403);
     expect(blocked.json.error.code).toBe('forbidden');
-    expect(await silo.getGrain(Counter, 'a').get()).toBe(1);
+    expect(await silo.getGrain(Counter, 'token').get()).toBe(1);
+  });
+
+  it('a token bearer headers cannot carry (RFC 6750 characters) is refused when the gateway is built', () => {
+    expect(() => createGatewayApp(siloBackend(silo), { token: 'pass word!' })).toThrow(/RFC 6750/);
+    expect(() => createGatewayApp(siloBackend(silo), { token: 'aZ09-._~+/==' })).not.toThrow();
   });
 
   it('probes stay open; /metrics needs the token', async () => {
@@ -90,10 +103,17 @@ describe('limits', () => {
   });
 
   it('maxBodyBytes applies (413)', async () => {
-    const r = await call(port, '/grains/Counter/a/add', { args: ['x'.repeat(300)] }, bearer(TOKEN, { 'x-client': 'big' }));
+    const r = await call(port, '/grains/Counter/big/add', { args: ['x'.repeat(300)] }, bearer(TOKEN, { 'x-client': 'big' }));
     expect(r.status).toBe(413);
     expect(r.json.error.code).toBe('payload_too_large');
-    const small = await call(port, '/grains/Counter/a/add', { args: [1] }, bearer(TOKEN, { 'x-client': 'big' }));
+    const chunked = await raw(port, 'POST', '/grains/Counter/big/add', {
+      headers: { ...bearer(TOKEN, { 'x-client': 'big' }), 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      chunks: ['{"args":["', 'y'.repeat(200), 'y'.repeat(200), '"]}'],
+    });
+    expect(chunked.status).toBe(413);
+    expect(chunked.json.error.code).toBe('payload_too_large');
+    const small = await call(port, '/grains/Counter/big/add', { args: [1] }, bearer(TOKEN, { 'x-client': 'big' }));
     expect(small.status).toBe(200);
+    expect(await silo.getGrain(Counter, 'big').get()).toBe(1);
   });
 });

@@ -2,12 +2,16 @@
  * The HTTP gateway of a live silo (real Node HTTP server on a free port): routes, status
  * codes, error bodies, rich values, deadlines, request context, health, readiness, metrics.
  * A second silo in the same cluster hosts a type the gateway's silo does not.
+ * Each test uses grain keys of its own and compares counters before and after, so the
+ * tests pass in any order (`--sequence.shuffle.tests`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Silo, decode, encode, memoryCluster } from 'granary';
+import { Silo, memoryCluster } from 'granary';
+import { decode, encode } from 'granary/internal';
 import { createGatewayApp, siloBackend } from '../../silo/gateway/index.js';
 import { Counter } from '../../grains/index.js';
 import { Probe, Remote } from './grains.js';
+import { Held, held } from './held.js';
 import { call, countedStorage, raw } from './helpers.js';
 
 let front: Silo;
@@ -17,7 +21,7 @@ const storage = countedStorage();
 
 beforeAll(async () => {
   const cluster = memoryCluster();
-  front = await Silo.start({ grains: [Probe, Counter], cluster, storage, gateway: { port: 0, host: '127.0.0.1' } });
+  front = await Silo.start({ grains: [Probe, Counter, Held], cluster, storage, gateway: { port: 0, host: '127.0.0.1' } });
   back = await Silo.start({ grains: [Remote], cluster, storage });
   port = front.gateway!.port;
 });
@@ -26,6 +30,12 @@ afterAll(async () => {
   await front?.stop();
   await back?.stop();
 });
+
+/** The value of one Prometheus sample line (0 when the series is absent). */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
 
 describe('grain calls', () => {
   it('POST /grains/:type/:key/:method with {"args": [...]} answers 200 {"result": …}', async () => {
@@ -104,20 +114,21 @@ describe('errors', () => {
   });
 
   it('unknown type → 404 grain_not_found; unknown or hidden method → 404 method_not_found', async () => {
-    const t = await call(port, '/grains/Nope/a/add', { args: [] });
+    await front.getGrain(Probe, 'hidden').add(5);
+    const t = await call(port, '/grains/Nope/hidden/add', { args: [] });
     expect(t.status).toBe(404);
     expect(t.json.error.code).toBe('grain_not_found');
     for (const m of ['nope', 'constructor', '__proto__', 'writeState', '_secret', 'onActivate', 'toString', 'hasOwnProperty', 'readState', 'clearState']) {
-      const r = await call(port, `/grains/Probe/a/${m}`, { args: [] });
+      const r = await call(port, `/grains/Probe/hidden/${m}`, { args: [] });
       expect(r.status, m).toBe(404);
       expect(r.json.error.code, m).toBe('method_not_found');
     }
-    expect((await call(port, '/grains/Probe/a/value', {})).json.result).toBe(5);
+    expect((await call(port, '/grains/Probe/hidden/value', {})).json.result).toBe(5);
   });
 
   it('types hosted by another silo are reachable, and their unknown methods are 404 too', async () => {
-    expect((await call(port, '/grains/Remote/r/bump', {})).json).toEqual({ result: 1 });
-    expect((await call(port, '/grains/Remote/r/bump', {})).json).toEqual({ result: 2 });
+    expect((await call(port, '/grains/Remote/reach/bump', {})).json).toEqual({ result: 1 });
+    expect((await call(port, '/grains/Remote/reach/bump', {})).json).toEqual({ result: 2 });
     const missing = await call(port, '/grains/Remote/r/nope', {});
     expect(missing.status).toBe(404);
     expect(missing.json.error.code).toBe('method_not_found');
@@ -129,13 +140,17 @@ describe('errors', () => {
   });
 
   it('x-granary-timeout-ms past → 504 timeout, without waiting for the grain', async () => {
-    const t0 = Date.now();
-    const r = await call(port, '/grains/Probe/slow/sleep', { args: [1_500] }, { 'x-granary-timeout-ms': '150' });
+    const gate = held('deadline');
+    // The grain returns only when released below: the 504 cannot have waited for it.
+    const r = await call(port, '/grains/Held/deadline/hold', {}, { 'x-granary-timeout-ms': '150' });
     expect(r.status).toBe(504);
     expect(r.json.error.code).toBe('timeout');
-    expect(Date.now() - t0).toBeLessThan(1_200);
-    const ok = await call(port, '/grains/Probe/fast/sleep', { args: [1] }, { 'x-granary-timeout-ms': '5000' });
-    expect(ok.json).toEqual({ result: 'awake' });
+    expect(r.json.error.message).toContain('150 ms');
+    await gate.started;
+    gate.release();
+    // A deadline that is not reached changes nothing.
+    const ok = await call(port, '/grains/Probe/deadline/value', {}, { 'x-granary-timeout-ms': '300000' });
+    expect(ok.json).toEqual({ result: 0 });
   });
 });
 
@@ -197,48 +212,61 @@ describe('health, readiness, metrics', () => {
     expect(text).toMatch(/^granary_activations\{type="Probe"\} \d+$/m);
     expect(text).toMatch(/^granary_activations_total \d+$/m);
     expect(text).toMatch(/^granary_deactivations_total \d+$/m);
-    expect(text).toMatch(/^granary_storage_errors_total\{operation="read"\} 0$/m);
+    expect(text).toMatch(/^granary_storage_errors_total\{operation="read"\} \d+$/m);
     expect(text).toMatch(/^granary_silo_ready 1$/m);
     for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? [0-9.e+-]+)$/);
   });
 
   it('calls that arrive from other silos are counted as inbound there', async () => {
-    const text = back.renderMetrics();
-    expect(text).toMatch(/^granary_calls_total\{source="inbound",type="Remote",method="bump",outcome="ok"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^granary_calls_total\{source="inbound",type="Remote",method="fail",outcome="grain_error"\} [1-9]\d*$/m);
+    const bumps = 'granary_calls_total{source="inbound",type="Remote",method="bump",outcome="ok"}';
+    const fails = 'granary_calls_total{source="inbound",type="Remote",method="fail",outcome="grain_error"}';
+    const before = back.renderMetrics();
+    expect((await call(port, '/grains/Remote/inbound/bump', {})).status).toBe(200);
+    expect((await call(port, '/grains/Remote/inbound/fail', {})).status).toBe(500);
+    const after = back.renderMetrics();
+    expect(sample(after, bumps)).toBe(sample(before, bumps) + 1);
+    expect(sample(after, fails)).toBe(sample(before, fails) + 1);
   });
 
   it('storage failures are counted', async () => {
+    const reads = 'granary_storage_errors_total{operation="read"}';
+    const before = sample(front.renderMetrics(), reads);
     storage.failReadsFor = 'broken';
     const r = await call(port, '/grains/Probe/broken/value', {});
     storage.failReadsFor = undefined;
     expect(r.status).toBeGreaterThanOrEqual(500);
-    expect(front.renderMetrics()).toMatch(/^granary_storage_errors_total\{operation="read"\} 1$/m);
+    expect(sample(front.renderMetrics(), reads)).toBe(before + 1);
   });
 
   it('readiness is false while the silo drains', async () => {
-    const silo = await Silo.start({ grains: [Probe] });
+    const silo = await Silo.start({ grains: [Held] });
     const app = createGatewayApp(siloBackend(silo));
     expect((await app.request('/readyz')).status).toBe(200);
-    const slow = silo.getGrain(Probe, 'd').sleep(300);
-    await new Promise((r) => setTimeout(r, 20));
+    const gate = held('drain');
+    const running = silo.getGrain(Held, 'drain').hold();
+    await gate.started;
+    // The turn is still running, so the stop is still draining while we ask.
     const stopping = silo.stop();
     const during = await app.request('/readyz');
     expect(during.status).toBe(503);
     expect(((await during.json()) as { error: { code: string } }).error.code).toBe('not_ready');
     expect((await app.request('/healthz')).status).toBe(200);
-    await expect(slow).resolves.toBe('awake');
+    gate.release();
+    await expect(running).resolves.toBe('released');
     await stopping;
     expect((await app.request('/readyz')).status).toBe(503);
   });
 
   it('stopping the silo closes its gateway after the calls in flight answered', async () => {
-    const silo = await Silo.start({ grains: [Probe], gateway: { port: 0, host: '127.0.0.1' } });
+    const silo = await Silo.start({ grains: [Held], gateway: { port: 0, host: '127.0.0.1' } });
     const p = silo.gateway!.port;
-    const inflight = call(p, '/grains/Probe/s/sleep', { args: [300] });
-    await new Promise((r) => setTimeout(r, 50));
-    await silo.stop();
-    expect((await inflight).json).toEqual({ result: 'awake' });
+    const gate = held('in-flight');
+    const inflight = call(p, '/grains/Held/in-flight/hold', {});
+    await gate.started;
+    const stopping = silo.stop();
+    gate.release();
+    await stopping;
+    expect((await inflight).json).toEqual({ result: 'released' });
     await expect(raw(p, 'GET', '/healthz')).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -1,6 +1,6 @@
 /** Grains the gateway tests call over HTTP: each method shows one outcome. */
 import {
-  Grain, InconsistentStateError, InvalidArgumentError, RequestContext, SiloUnavailableError,
+  Grain, GrainError, InconsistentStateError, InvalidArgumentError, RequestContext, SiloUnavailableError,
 } from 'granary';
 
 interface ProbeState { value: number; tags: string[] }
@@ -28,6 +28,8 @@ export class Probe extends Grain<ProbeState> {
   async conflict(): Promise<never> { throw new InconsistentStateError('the stored version moved on'); }
   async unavailable(): Promise<never> { throw new SiloUnavailableError('the backing service is down'); }
   async invalid(): Promise<never> { throw new InvalidArgumentError('bad input', { code: 'transaction_required' }); }
+  /** A grain's own error code, with the HTTP status it chose (when given). */
+  async refuse(code: string, status?: number): Promise<never> { throw refusal(code, status); }
   async sleep(ms: number): Promise<string> {
     await new Promise((r) => setTimeout(r, ms));
     return 'awake';
@@ -47,4 +49,10 @@ export class Remote extends Grain<{ n: number }> {
   async bump(): Promise<number> { this.state.n++; await this.writeState(); return this.state.n; }
   async fail(): Promise<never> { throw new TypeError('remote failure'); }
   async who(): Promise<unknown> { return RequestContext.get('user'); }
+  async userId(): Promise<unknown> { return RequestContext.get('userId'); }
+  async refuse(code: string, status?: number): Promise<never> { throw refusal(code, status); }
+}
+
+function refusal(code: string, status: number | undefined): GrainError {
+  return new GrainError(code, `refused with ${code}`, status === undefined ? undefined : { status });
 }

@@ -10,17 +10,17 @@ export interface RawResponse {
 }
 
 /**
- * One HTTP request exactly as given (path not normalised, any method, optional chunked body),
- * which `fetch` would not always send.
+ * One HTTP request exactly as given (path not normalised, any method, optional chunked body,
+ * optional local address to connect from), which `fetch` would not always send.
  */
 export function raw(
   port: number,
   method: string,
   path: string,
-  options: { headers?: Record<string, string | number>; body?: string | Buffer; chunks?: (string | Buffer)[] } = {},
+  options: { headers?: Record<string, string | number>; body?: string | Buffer; chunks?: (string | Buffer)[]; localAddress?: string } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: options.headers, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: options.headers, agent: false, localAddress: options.localAddress }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
       res.on('end', () => {

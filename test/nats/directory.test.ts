@@ -1,7 +1,7 @@
 /** The NATS grain directory on a real nats-server: one winner per grain, safe keys, dead entries replaced once. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
-import { grainId, type ClusterConnection, type DirectoryEntry } from 'granary';
+import { grainId, type ClusterConnection, type DirectoryEntry } from 'granary/internal';
 import { NatsServer } from '../support/nats-server.js';
 import { closeAll, connectClient, freshCluster, joinSilo, until } from './helpers.js';
 

@@ -1,6 +1,7 @@
 /** Shared pieces of the NATS port tests: silo connections with a hand-written inbound handler. */
 import { ulid } from 'ulid';
-import { natsCluster, systemClock, type ClusterConnection, type ClusterProvider, type InboundHandler, type NatsClusterOptions, type SiloInfo } from 'granary';
+import { natsCluster, type ClusterProvider, type NatsClusterOptions } from 'granary';
+import { systemClock, type ClusterConnection, type InboundHandler, type SiloInfo } from 'granary/internal';
 
 let clusters = 0;
 

@@ -1,7 +1,7 @@
 /** NATS membership on a real nats-server: join, status, leave, stale heartbeats, "no responders". */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
-import type { ClusterConnection, SiloInfo } from 'granary';
+import type { ClusterConnection, SiloInfo } from 'granary/internal';
 import { NatsServer } from '../support/nats-server.js';
 import { closeAll, connectClient, freshCluster, ids, joinSilo, siloInfo, sleep, until } from './helpers.js';
 

@@ -1,6 +1,7 @@
 /** NATS outages: a restart mid-run, and no NATS at all at start. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { GrainClient, Silo, SiloUnavailableError, memoryStorage, natsCluster, systemClock } from 'granary';
+import { GrainClient, Silo, SiloUnavailableError, memoryStorage, natsCluster } from 'granary';
+import { systemClock } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { NatsServer, freePort } from '../support/nats-server.js';
 import { sleep, until } from './helpers.js';

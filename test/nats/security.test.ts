@@ -1,39 +1,42 @@
 /** Auth and TLS options pass through to NATS: a cluster on servers that require them, and clean failures without. */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nkeys } from 'nats';
 import { GrainClient, Silo, SiloUnavailableError, memoryStorage, natsCluster, type NatsClusterOptions } from 'granary';
 import { Counter } from '../../grains/index.js';
 import { NatsServer } from '../support/nats-server.js';
+import { makeTestPki, type TestPki } from '../support/tls-certs.js';
 
 const user = nkeys.createUser();
 const nkeySeed = new TextDecoder().decode(user.getSeed());
-const certDir = mkdtempSync(join(tmpdir(), 'granary-tls-'));
-const cert = join(certDir, 'cert.pem');
-const key = join(certDir, 'key.pem');
+let pki: TestPki;
+/** The client could not verify the server's certificate: the message says so. */
+const CERT_NOT_TRUSTED = /could not connect to NATS at .*: .*certificate/;
+/**
+ * The server dropped the TLS handshake (no client certificate, or an untrusted one). The NATS
+ * client sees only a connection that never came up: the refusal is clean, but says no more.
+ */
+const CLIENT_CERT_REFUSED = /could not connect to NATS at /;
 
 let withToken: NatsServer;
 let withPassword: NatsServer;
 let withNkey: NatsServer;
 let withTls: NatsServer;
+let withMutualTls: NatsServer;
 beforeAll(async () => {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  ], { stdio: 'ignore' });
-  [withToken, withPassword, withNkey, withTls] = await Promise.all([
+  pki = makeTestPki();
+  const serverTls = `cert_file: "${pki.server.cert}", key_file: "${pki.server.key}"`;
+  [withToken, withPassword, withNkey, withTls, withMutualTls] = await Promise.all([
     NatsServer.start({ config: 'authorization { token: "t0ken-s3cret" }' }),
     NatsServer.start({ config: 'authorization { users = [ { user: "granary", password: "pa55word" } ] }' }),
     NatsServer.start({ config: `authorization { users = [ { nkey: "${user.getPublicKey()}" } ] }` }),
-    NatsServer.start({ config: `tls { cert_file: "${cert}", key_file: "${key}" }` }),
+    NatsServer.start({ config: `tls { ${serverTls} }` }),
+    // Mutual TLS: the server asks every client for a certificate its CA signed.
+    NatsServer.start({ config: `tls { ${serverTls}, ca_file: "${pki.ca}", verify: true }` }),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([withToken, withPassword, withNkey, withTls].map((s) => s?.stop()));
-  rmSync(certDir, { recursive: true, force: true });
+  await Promise.all([withToken, withPassword, withNkey, withTls, withMutualTls].map((s) => s?.stop()));
+  pki?.remove();
 });
 
 /** Two silos and a client on `options`; calls go both ways across silos. */
@@ -98,8 +101,18 @@ describe('NATS security options', () => {
   });
 
   it('TLS with a private CA', async () => {
-    await runCluster({ servers: withTls.url, name: 'sec', tls: { caFile: cert } });
-    // Without the CA the certificate cannot be verified: a clean refusal, not a hang.
-    await refused({ servers: withTls.url, name: 'sec' }, withTls.url, /./);
+    await runCluster({ servers: withTls.url, name: 'sec', tls: { caFile: pki.ca } });
+    // Without the CA the certificate cannot be verified: a clean refusal that says why, not a hang.
+    await refused({ servers: withTls.url, name: 'sec' }, withTls.url, CERT_NOT_TRUSTED);
+  });
+
+  it('mutual TLS: a client certificate the server trusts', async () => {
+    const mine = { caFile: pki.ca, certFile: pki.client.cert, keyFile: pki.client.key };
+    await runCluster({ servers: withMutualTls.url, name: 'sec', tls: mine });
+    // No client certificate, or one from a CA the server does not trust: refused.
+    // (A short connect timeout: that is how the NATS client ends a dropped handshake.)
+    const refuse = { servers: withMutualTls.url, name: 'sec', connectTimeoutMs: 1_000 };
+    await refused({ ...refuse, tls: { caFile: pki.ca } }, withMutualTls.url, CLIENT_CERT_REFUSED);
+    await refused({ ...refuse, tls: { caFile: pki.ca, certFile: pki.stranger.cert, keyFile: pki.stranger.key } }, withMutualTls.url, CLIENT_CERT_REFUSED);
   });
 });

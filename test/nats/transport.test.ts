@@ -1,8 +1,7 @@
 /** Silo-to-silo request/reply over a real nats-server: batching, no responders, timeouts, max payload, drain. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  InvalidArgumentError, SiloUnavailableError, TimeoutError, MethodNotFoundError, type ClusterConnection,
-} from 'granary';
+import { InvalidArgumentError, SiloUnavailableError, TimeoutError, MethodNotFoundError } from 'granary';
+import type { ClusterConnection } from 'granary/internal';
 import { NatsServer } from '../support/nats-server.js';
 import { closeAll, connectClient, freshCluster, joinSilo, sleep, until } from './helpers.js';
 

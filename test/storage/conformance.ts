@@ -3,10 +3,8 @@
  * run unchanged against every storage provider. A provider is done when this suite passes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Grain, InconsistentStateError, Silo, decode, encode, grainId,
-  type GrainId, type StorageProvider,
-} from 'granary';
+import { Grain, InconsistentStateError, Silo, type GrainId, type StorageProvider } from 'granary';
+import { decode, encode, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 
 export interface StorageUnderTest {

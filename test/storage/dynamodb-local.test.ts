@@ -1,13 +1,16 @@
 /**
- * DynamoDB Local (AWS's own emulator, one JVM for this file): the conformance suite, and the
- * table management and item layout that dynalite could get wrong. Where dynalite and
+ * DynamoDB Local (AWS's own emulator, one JVM for this file): the conformance suite, the
+ * suite shared with dynalite (large states, retries and lost answers through a fault proxy),
+ * and the table management and item layout that dynalite could get wrong. Where dynalite and
  * DynamoDB Local disagree, DynamoDB Local is right.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { TableNotFoundError, dynamoStorage, encode, grainId, type DynamoStorage } from 'granary';
+import { TableNotFoundError, dynamoStorage, type DynamoStorage } from 'granary';
+import { encode, grainId } from 'granary/internal';
 import { startDynamoDBLocal, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
 import { storageConformance } from './conformance.js';
+import { dynamoBehaviour } from './dynamodb-behaviour.js';
 
 let db: DynamoEndpoint;
 const opened: DynamoStorage[] = [];
@@ -30,6 +33,8 @@ storageConformance('dynamodb on DynamoDB Local', async () => {
   await storage.ensureTable();
   return { storage };
 });
+
+dynamoBehaviour('DynamoDB Local', () => db.endpoint);
 
 describe('DynamoDB Local specifics', () => {
   it('ensureTable is idempotent and creates an on-demand table with the one string key', async () => {

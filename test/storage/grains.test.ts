@@ -4,9 +4,8 @@
  * cluster conformance suite run with DynamoDB storage instead of memory.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  InconsistentStateError, TestCluster, decode, dynamoStorage, grainId, memoryCluster, type DynamoStorage,
-} from 'granary';
+import { InconsistentStateError, TestCluster, dynamoStorage, memoryCluster, type DynamoStorage } from 'granary';
+import { decode, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { clusterConformance, hostOf } from '../conformance/cluster.js';
 import { startDynalite, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';

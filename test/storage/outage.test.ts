@@ -4,7 +4,8 @@
  * SiloUnavailableError naming it; once it is back (same port, same store) they succeed again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Silo, SiloUnavailableError, decode, jsonLogger, dynamoStorage, grainId, startEmbeddedDynalite, type DynamoStorage, type EmbeddedDynalite } from 'granary';
+import { Silo, SiloUnavailableError, dynamoStorage, startEmbeddedDynalite, type DynamoStorage, type EmbeddedDynalite } from 'granary';
+import { decode, jsonLogger, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { tempDir, uniqueTable } from '../support/dynamodb.js';
 

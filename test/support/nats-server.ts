@@ -1,7 +1,8 @@
 /**
  * Starts the machine's own `nats-server` for a test: a free port on 127.0.0.1, JetStream on,
  * its store in a temp dir, optionally a config file (auth). Never the machine's instance on
- * 4222. `restart()` keeps the port and the store (an outage); `stop()` removes both.
+ * 4222. `restart()` keeps the port and the store (an outage); `restartEmpty()` keeps the port
+ * and loses the store; `stop()` removes both.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,6 +103,17 @@ export class NatsServer {
   async restart(downMs = 0, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     await this.kill(signal);
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    this.output = '';
+    await this.launch();
+  }
+
+  /**
+   * Kills the server and starts it again on the same port with an empty store: whatever
+   * JetStream held (the KV buckets) is gone, as after losing the server's disk.
+   */
+  async restartEmpty(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.kill(signal);
+    rmSync(join(this.dir, 'store'), { recursive: true, force: true });
     this.output = '';
     await this.launch();
   }

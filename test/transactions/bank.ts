@@ -44,8 +44,8 @@ export function bankInvariant(s: SuiteContext, o: BankOptions): void {
       keys,
       transfers: o.transfers,
       crashAt: new Set(crashesAt.map((f) => Math.floor(o.transfers * f))),
-      async crash() {
-        await c.killSilo(Math.floor(Math.random() * c.silos.length));
+      async crash(random) {
+        await c.killSilo(Math.floor(random() * c.silos.length));
         await c.startSilo();
       },
     });

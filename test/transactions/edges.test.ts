@@ -4,7 +4,8 @@
  * cannot run a transaction.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GrainClient, InvalidArgumentError, Silo, jsonLogger, memoryCluster, memoryStorage } from 'granary';
+import { GrainClient, InvalidArgumentError, Silo, memoryCluster, memoryStorage } from 'granary';
+import { jsonLogger } from 'granary/internal';
 import { Account } from '../../grains/index.js';
 
 let front: Silo;

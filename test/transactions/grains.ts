@@ -1,5 +1,6 @@
 /** Grains for the transaction tests: one per behaviour under test. */
-import { Grain, currentScope, type TransactionalState } from 'granary';
+import { Grain, type TransactionalState } from 'granary';
+import { currentScope } from 'granary/internal';
 
 /** One method per transaction option, each adding to (or reading) one transactional state. */
 export class Probe extends Grain {
@@ -28,10 +29,10 @@ export class Probe extends Grain {
   async suppressAdd(k: number): Promise<void> { await this.n.update((v) => v + k); }
   /** Calls `other.joinAdd`: under `suppress` that call carries no transaction. */
   async suppressCall(other: string, k: number): Promise<void> { await this.getGrain(Probe, other).joinAdd(k); }
-  async suppressSeesTxn(): Promise<boolean> { return currentScope()?.txn !== undefined; }
+  async suppressSeesTxn(): Promise<boolean> { return currentScope()?.ext?.txn !== undefined; }
   async supportedCall(other: string, k: number): Promise<void> { await this.getGrain(Probe, other).joinAdd(k); }
   /** No option: behaves as `supported`. */
-  async seesTxn(): Promise<boolean> { return currentScope()?.txn !== undefined; }
+  async seesTxn(): Promise<boolean> { return currentScope()?.ext?.txn !== undefined; }
   /** No option, touches the state: only works inside a transaction. */
   async plainRead(): Promise<number> { return this.n.read(); }
   async createThrow(k: number): Promise<void> {

@@ -1,5 +1,6 @@
 /** What the transaction tests use from granary, and the record reader (internal). */
-export { TransactionAbortedError, InvalidArgumentError, SiloUnavailableError, decode, grainId } from 'granary';
+export { TransactionAbortedError, TransactionInDoubtError, InvalidArgumentError, SiloUnavailableError } from 'granary';
+export { decode, grainId } from 'granary/internal';
 export type { StorageProvider } from 'granary';
-export { readRecord as readRecordForTest, transactionTestHooks } from '../../runtime/transactions/index.js';
-export { transactionDefaults } from 'granary';
+export { readRecord as readRecordForTest, transactionTestHooks } from '../../runtime/features/transactions/index.js';
+export { transactionDefaults } from 'granary/internal';

@@ -58,8 +58,8 @@ describe('transactions across silo processes on NATS and DynamoDB (dynalite)', (
       transfers,
       timeoutMs: 4_000,
       crashAt: new Set([Math.floor(transfers / 3), Math.floor((2 * transfers) / 3)]),
-      async crash() {
-        const victim = silos.splice(Math.floor(Math.random() * silos.length), 1)[0]!;
+      async crash(random) {
+        const victim = silos.splice(Math.floor(random() * silos.length), 1)[0]!;
         victim.child.kill('SIGKILL');
         await victim.exited;
         silos.push(await spawnSilo(env));

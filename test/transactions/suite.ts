@@ -3,6 +3,7 @@ import { describe } from 'vitest';
 import { atomicity } from './atomicity.js';
 import { bankInvariant, type BankOptions } from './bank.js';
 import { durability } from './durability.js';
+import { inDoubtCommits } from './in-doubt.js';
 import { isolation } from './isolation.js';
 import { options } from './options.js';
 import { setupSuite, type StorageFactory } from './support.js';
@@ -14,6 +15,7 @@ export function transactionSuite(name: string, factory: StorageFactory, bank: Ba
     atomicity(s);
     isolation(s);
     durability(s);
+    inDoubtCommits(s);
     options(s);
     writeCounts(s);
     bankInvariant(s, bank);

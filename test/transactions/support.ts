@@ -1,10 +1,8 @@
 /** Shared setup of the transaction suite: a storage per run, a TestCluster per test, helpers. */
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import {
-  TestCluster, TransactionAbortedError, settle, transactionDefaults,
-  type GrainClass, type StorageProvider,
-} from 'granary';
-import { transactionTestHooks, type TransactionTestHooks } from '../../runtime/transactions/index.js';
+import { TestCluster, TransactionAbortedError, type GrainClass, type StorageProvider } from 'granary';
+import { settle, transactionDefaults } from 'granary/internal';
+import { transactionTestHooks, type TransactionTestHooks } from '../../runtime/features/transactions/index.js';
 import { Account, Bank, Ledger } from '../../grains/index.js';
 import { Overdraft, Pair, Probe } from './grains.js';
 

@@ -12,6 +12,7 @@ import {
 } from 'granary';
 import { Account, Bank, ChatRoom, Counter, GameSession, Player } from '../../grains/index.js';
 import { ContextProbe, Gate, Lifecycle, Pinger, ReentrantSerial, Serial, Thrower } from '../fixtures/grains.js';
+import { FilterProbe } from '../fixtures/filters.js';
 import { Cyclic, Incarnation, Mint } from './grains.js';
 
 /** `client()` is called inside tests (after the host started); `unique` keeps keys apart between runs. */
@@ -207,6 +208,31 @@ export function describeGrainBehaviour(host: string, client: () => GrainClient, 
       expect(err).toBeInstanceOf(TransactionAbortedError);
       expect(await client().getGrain(Account, a).balance()).toBe(5);
       expect(await client().getGrain(Account, b).balance()).toBe(0);
+    });
+  });
+
+  describe(`${host}: call filters (the host runs probeFilters from test/fixtures/filters.ts)`, () => {
+    it('an incoming filter replaces arguments, answers in the method\'s place, refuses, and wraps the result', async () => {
+      const p = client().getGrain(FilterProbe, k('f'));
+      expect(await p.echo(21)).toBe(42);
+      expect(await p.never()).toBe('answered by the filter');
+      const err = await p.refused().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GrainError);
+      expect(err).toMatchObject({ code: 'refused_by_filter' });
+      expect(await p.plusOne(1)).toEqual({ result: 2 });
+    });
+
+    it('an incoming filter sees the call\'s request context', async () => {
+      const p = client().getGrain(FilterProbe, k('f'));
+      expect(await RequestContext.run({ user: 'ann' }, () => p.contextUser())).toBe('ann');
+      expect(await p.contextUser()).toBe(null);
+    });
+
+    it('an outgoing filter adds context values that travel with that call only', async () => {
+      const p = client().getGrain(FilterProbe, k('f'));
+      expect(await p.relay(k('g'))).toEqual({ seen: `tagged:${k('g')}`, after: null });
+      // A call from outside any grain runs no silo outgoing filter.
+      expect(await client().getGrain(FilterProbe, k('g')).tagSeen()).toBe(null);
     });
   });
 }

@@ -5,7 +5,8 @@
  * Node silo on that table reads and writes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GrainClient, Silo, decode, dynamoStorage, grainId, type DynamoStorage } from 'granary';
+import { GrainClient, Silo, dynamoStorage, type DynamoStorage } from 'granary';
+import { decode, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { startDynalite, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
 import { describeGrainBehaviour, httpClient } from './behaviour-suite.js';

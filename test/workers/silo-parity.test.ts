@@ -8,13 +8,15 @@ import { sampleGrains } from '../../grains/index.js';
 import { testGrains } from '../fixtures/grains.js';
 import { Probe } from '../gateway/grains.js';
 import { describeGrainBehaviour, httpClient } from './behaviour-suite.js';
+import { FilterProbe, probeFilters } from '../fixtures/filters.js';
 import { workerTestGrains } from './grains.js';
 
 let silo: Silo;
 let client: GrainClient;
 
 beforeAll(async () => {
-  silo = await Silo.start({ grains: [...sampleGrains, ...testGrains, Probe, ...workerTestGrains],
+  silo = await Silo.start({ grains: [...sampleGrains, ...testGrains, Probe, ...workerTestGrains, FilterProbe],
+    filters: probeFilters,
     gateway: { port: 0, host: '127.0.0.1' },
     drainTimeoutMs: 200, // Gate.never's turn never ends; stop need not wait for it
   });

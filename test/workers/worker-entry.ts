@@ -10,9 +10,13 @@ import { granaryWorker, type DurableObjectNamespaceLike, type GrainObjectStub, t
 import { sampleGrains } from '../../grains/index.js';
 import { testGrains } from '../fixtures/grains.js';
 import { Probe } from '../gateway/grains.js';
+import { FilterProbe, probeFilters } from '../fixtures/filters.js';
 import { workerTestGrains } from './grains.js';
 
-export const { GrainObject, handler } = granaryWorker({ grains: [...sampleGrains, ...testGrains, Probe, ...workerTestGrains] });
+export const { GrainObject, handler } = granaryWorker({
+  grains: [...sampleGrains, ...testGrains, Probe, ...workerTestGrains, FilterProbe],
+  filters: probeFilters,
+});
 
 const STORAGE_ROUTE = '/__test/storage/';
 

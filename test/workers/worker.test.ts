@@ -5,7 +5,8 @@
  * particular to Durable Objects (timers, the per-call deadline watchdog).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GrainClient, InvalidArgumentError, decode, type GrainError } from 'granary';
+import { GrainClient, InvalidArgumentError, type GrainError } from 'granary';
+import { decode } from 'granary/internal';
 import { Lifecycle } from '../fixtures/grains.js';
 import { Probe } from '../gateway/grains.js';
 import { raw, type RawResponse } from '../gateway/helpers.js';

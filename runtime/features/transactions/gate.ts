@@ -1,9 +1,9 @@
 /**
- * Where transactions meet the activation: `transactionGate` (called first thing in
- * `Activation.receive`) answers protocol messages outside the mailbox and enforces the
- * per-method options that can be checked before the call runs; `transactionalInvoker`
- * (used by `Activation.start` for types that declare options) runs the method in the
- * transaction its option asks for.
+ * Where transactions plug into the core's seams (runtime/features.ts):
+ * - the protocol messages (`$txn.*`) are system messages, answered outside the mailbox;
+ * - a type that declares per-method options gets an incoming call filter that enforces them
+ *   and runs the method in the transaction its option asks for;
+ * - each activation's participant is an activation component.
  *
  * Per-method options (Orleans meanings); a method without one behaves as `supported`:
  * | option | outside a transaction | inside one |
@@ -15,27 +15,25 @@
  * | `notAllowed` | runs | rejected: `InvalidArgumentError`, code `transaction_not_allowed` |
  * | `suppress` | runs | runs outside it; calls it makes carry no transaction |
  */
-import { currentScope } from '../context.js';
-import { InvalidArgumentError, MethodNotFoundError, TimeoutError } from '../errors.js';
-import type { PendingCall } from '../pending-call.js';
+import { currentScope } from '../../context.js';
+import { InvalidArgumentError, MethodNotFoundError, TimeoutError } from '../../errors.js';
+import { registerGrainTypeFeature, registerSystemMessages, type ActivationFilter } from '../../features.js';
+import type { GrainType } from '../../grain-type.js';
+import type { PendingCall } from '../../pending-call.js';
 import { runTransaction } from './coordinator.js';
 import { ACTIVATING, DEAD, MSG, siloEnv, type TxnActivation, type TxnEnv } from './host.js';
 import { finish, type PartEntry } from './manager.js';
-import { transactionDefaults } from './options.js';
+import { transactionDefaults, type TransactionOption } from './options.js';
 import { Participant } from './participant.js';
 import { createRecord, readRecord } from './records.js';
 import type { TxState } from './state.js';
-import { txnOfScope, type TxnWire } from './txn-context.js';
+import { setTxn, txnOfScope, type TxnWire } from './txn-context.js';
 
-const participants = new WeakMap<object, Participant>();
+/** Names the participant component of an activation. */
+const PARTICIPANT = { name: 'transactions.participant' };
 
 function participantOf(act: TxnActivation): Participant {
-  let p = participants.get(act);
-  if (p === undefined) {
-    p = new Participant(act);
-    participants.set(act, p);
-  }
-  return p;
+  return act.component(PARTICIPANT, () => new Participant(act));
 }
 
 function asActivation(runtime: unknown): TxnActivation {
@@ -57,79 +55,60 @@ export function grainTransactionEnv(runtime: unknown): TxnEnv {
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
+const OPTIONS = new Set<string>(['create', 'join', 'createOrJoin', 'supported', 'notAllowed', 'suppress']);
 
-/**
- * Called first in `Activation.receive` for calls that carry a transaction, name a method
- * with a transaction option, or are protocol messages. Returns true when it took the call.
- */
-export function transactionGate(act: TxnActivation, call: PendingCall): boolean {
-  const method = call.method;
-  if (method.startsWith('$txn.')) {
-    handleMessage(act, call);
-    return true;
+/** The per-method options a class declares (`static transactions`), checked against its methods. */
+function optionsOf(type: GrainType): Readonly<Record<string, TransactionOption>> {
+  const options = type.cls.transactions ?? {};
+  for (const [m, opt] of Object.entries(options)) {
+    if (!type.methods.has(m)) throw new TypeError(`${type.name}.transactions names "${m}", which is not a callable method of ${type.name}`);
+    if (!OPTIONS.has(opt)) throw new TypeError(`${type.name}.transactions.${m} must be one of ${[...OPTIONS].join(', ')}`);
   }
-  let inTxn: boolean;
-  try {
-    inTxn = txnOfScope(call.caller) !== undefined;
-  } catch (err) {
-    call.reject(err);
-    return true;
-  }
-  const options = act.type.transactions;
-  const option = hasOwn.call(options, method) ? options[method] : undefined;
-  if (option === 'join' && !inTxn) {
-    call.reject(new InvalidArgumentError(
-      `${act.type.name}.${method} joins its caller's transaction (static transactions: 'join'), but it was called outside one; call it inside client.transaction(...) or this.transaction(...), or mark it 'createOrJoin'`,
-      { code: 'transaction_required' },
-    ));
-    return true;
-  }
-  if (option === 'notAllowed' && inTxn) {
-    call.reject(new InvalidArgumentError(
-      `${act.type.name}.${method} must not be called inside a transaction (static transactions: 'notAllowed')`,
-      { code: 'transaction_not_allowed' },
-    ));
-    return true;
-  }
-  return false;
-}
-
-type Invoke = (grain: unknown, call: PendingCall) => unknown;
-
-function invoke(grain: unknown, call: PendingCall): unknown {
-  return (grain as Record<string, (...a: unknown[]) => unknown>)[call.method]!.apply(grain, call.args);
+  return options;
 }
 
 /**
- * The invoker for a grain type whose methods declare `create`, `createOrJoin`, `suppress`
- * or `notAllowed` (undefined otherwise: the plain invoker serves, the transaction flowing on).
+ * The incoming filter of a type with per-method options (none for a type without: every
+ * method is then `supported`, and the transaction flows on with the call).
  */
-export function transactionalInvoker(act: TxnActivation): Invoke | undefined {
-  const options = act.type.transactions;
-  const needed = Object.values(options).some((o) => o !== 'join' && o !== 'supported');
-  if (!needed) return undefined;
-  let env: TxnEnv | undefined;
-  return (grain, call) => {
+function transactionFilter(type: GrainType): ActivationFilter | undefined {
+  const options = optionsOf(type);
+  if (Object.keys(options).length === 0) return undefined;
+  return (activation) => (call, next) => {
     const option = hasOwn.call(options, call.method) ? options[call.method] : undefined;
+    if (option === undefined || option === 'supported') return next();
+    const scope = currentScope()!; // filters run inside the call's turn
+    const inTxn = txnOfScope(scope) !== undefined;
     switch (option) {
+      case 'join':
+        if (!inTxn) {
+          throw new InvalidArgumentError(
+            `${type.name}.${call.method} joins its caller's transaction (static transactions: 'join'), but it was called outside one; call it inside client.transaction(...) or this.transaction(...), or mark it 'createOrJoin'`,
+            { code: 'transaction_required' },
+          );
+        }
+        return next();
+      case 'notAllowed':
+        if (inTxn) {
+          throw new InvalidArgumentError(
+            `${type.name}.${call.method} must not be called inside a transaction (static transactions: 'notAllowed')`,
+            { code: 'transaction_not_allowed' },
+          );
+        }
+        return next();
       case 'suppress':
-      case 'notAllowed': {
-        const scope = currentScope();
-        if (scope !== undefined) scope.txn = undefined;
-        return invoke(grain, call);
-      }
+        setTxn(scope, undefined);
+        return next();
       case 'createOrJoin':
-      case 'create': {
-        const scope = currentScope();
-        if (option === 'createOrJoin' && txnOfScope(scope) !== undefined) return invoke(grain, call);
-        if (scope !== undefined) scope.txn = undefined;
-        return runTransaction(env ??= siloEnv(act), () => invoke(grain, call));
-      }
-      default:
-        return invoke(grain, call);
+      case 'create':
+        if (option === 'createOrJoin' && inTxn) return next();
+        setTxn(scope, undefined);
+        return runTransaction(siloEnv(activation as unknown as TxnActivation), next);
     }
   };
 }
+
+registerGrainTypeFeature({ name: 'transactions', describe: transactionFilter });
 
 // ---- protocol messages -------------------------------------------------------------
 
@@ -153,7 +132,7 @@ function handleMessage(act: TxnActivation, call: PendingCall, waited = 0): void 
     act.host.reroute(call);
     return;
   }
-  const p = participants.get(act);
+  const p = act.component<Participant>(PARTICIPANT);
   const [a0, a1] = call.args;
   let work: Promise<unknown>;
   try {
@@ -213,3 +192,5 @@ function partsOf(x: unknown): PartEntry[] {
   return x as PartEntry[];
 }
 
+
+registerSystemMessages<TxnActivation>('txn', (act, call) => handleMessage(act, call));

@@ -1,5 +1,5 @@
 /** Errors of the transaction protocol, and how an abort reason becomes the caller's error. */
-import { GrainError, TransactionAbortedError, errorFromWire, toGrainError, type WireError } from '../errors.js';
+import { GrainError, TransactionAbortedError, errorFromWire, toGrainError, type WireError } from '../../errors.js';
 
 /**
  * The coordinator lost contact while committing and could not find out the outcome (the

@@ -3,12 +3,13 @@
  * own protocol messages. Kept structural so the module imports nothing from the
  * activation at run time (the activation imports this module).
  */
-import type { Clock } from '../clock.js';
-import type { GrainType } from '../grain-type.js';
-import type { GrainId } from '../identity.js';
-import { PendingCall } from '../pending-call.js';
-import type { StorageProvider } from '../storage.js';
-import { parseGrainId } from '../identity.js';
+import type { Clock } from '../../clock.js';
+import type { GrainType } from '../../grain-type.js';
+import type { GrainId } from '../../identity.js';
+import { PendingCall } from '../../pending-call.js';
+import type { StorageProvider } from '../../storage.js';
+import { parseGrainId } from '../../identity.js';
+import { RESERVED_METHOD_PREFIX } from '../../protocol.js';
 import { transactionDefaults } from './options.js';
 
 /** The activation as the transactions module sees it (`runtime/activation.ts` `Activation`). */
@@ -30,6 +31,9 @@ export interface TxnActivation {
     reportError?(act: TxnActivation, what: string, err: unknown): void;
   };
   delayDeactivation(ms: number): void;
+  /** Per-activation components (runtime/activation.ts): the participant lives in one. */
+  component<C extends object>(key: object, create: () => C): C;
+  component<C extends object>(key: object): C | undefined;
 }
 
 /** Activation statuses (mirror `Status` in runtime/activation.ts). */
@@ -43,13 +47,13 @@ export interface TxnEnv {
   call(target: string, method: string, args: unknown[]): Promise<unknown>;
 }
 
-/** Protocol messages are calls to these reserved method names; they bypass the mailbox. */
+/** Protocol messages are calls to these reserved method names (system messages); they bypass the mailbox. */
 export const MSG = {
-  prepare: '$txn.prepare',
-  finish: '$txn.finish',
-  commit: '$txn.commit',
-  abort: '$txn.abort',
-  resolve: '$txn.resolve',
+  prepare: `${RESERVED_METHOD_PREFIX}txn.prepare`,
+  finish: `${RESERVED_METHOD_PREFIX}txn.finish`,
+  commit: `${RESERVED_METHOD_PREFIX}txn.commit`,
+  abort: `${RESERVED_METHOD_PREFIX}txn.abort`,
+  resolve: `${RESERVED_METHOD_PREFIX}txn.resolve`,
 } as const;
 
 /** Sends protocol messages from a silo, routed like any call made on that silo. */
@@ -59,7 +63,10 @@ export function siloEnv(act: TxnActivation): TxnEnv {
     clock: host.clock,
     call(target, method, args) {
       return new Promise((resolve, reject) => {
-        host.reroute(new PendingCall(parseGrainId(target), target, method, args, undefined, transactionDefaults.messageTimeoutMs, false, 0, resolve, reject));
+        host.reroute(new PendingCall({
+          target: parseGrainId(target), targetKey: target, method, args, caller: undefined,
+          timeoutMs: transactionDefaults.messageTimeoutMs, onResolve: resolve, onReject: reject,
+        }));
       });
     },
   };

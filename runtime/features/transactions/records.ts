@@ -9,10 +9,10 @@
  *   coordinator's `committed` and a recovering participant's `aborted` race safely: the
  *   first write wins and the loser reads the winner.
  */
-import { decode, encode, type DecodeOptions } from '../codec.js';
-import { InconsistentStateError, InvalidArgumentError } from '../errors.js';
-import { grainId, type GrainId } from '../identity.js';
-import type { StorageProvider } from '../storage.js';
+import { decode, encode, type DecodeOptions } from '../../codec.js';
+import { InconsistentStateError, InvalidArgumentError } from '../../errors.js';
+import { grainId, type GrainId } from '../../identity.js';
+import type { StorageProvider } from '../../storage.js';
 
 /** What one transactional state item stores. */
 export interface StateItem {

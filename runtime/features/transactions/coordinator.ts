@@ -9,13 +9,13 @@
  * absent), and the participants are told. Only if no participant can be reached at all is
  * the caller told `TransactionInDoubtError`.
  */
-import { currentScope, newScope, scopeStorage } from '../context.js';
+import { childScope, currentScope, scopeStorage } from '../../context.js';
 import { abortedError, refusal, TransactionInDoubtError } from './errors.js';
 import { MSG, type TxnEnv } from './host.js';
 import { askVote, notify, type PartEntry } from './manager.js';
 import { resolveRunOptions, type TransactionRunOptions } from './options.js';
 import type { Outcome } from './records.js';
-import { TxnContext, txnOfScope } from './txn-context.js';
+import { TXN, TxnContext, txnOfScope } from './txn-context.js';
 
 const ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 const POOL = new Uint8Array(14 * 256);
@@ -38,7 +38,7 @@ export async function runTransaction<T>(env: TxnEnv, fn: () => T | Promise<T>, o
   const cur = currentScope();
   if (o.option === 'createOrJoin' && txnOfScope(cur) !== undefined) return await fn();
   const txn = new TxnContext(newTxnId(), env.clock.now() + o.timeoutMs, o.lockWaitMs);
-  const scope = newScope(cur?.ctx, true, cur?.grain, cur?.parent, cur?.remoteChain, txn);
+  const scope = childScope(cur, { ...cur?.ext, [TXN]: txn });
   let value: T;
   try {
     value = await scopeStorage.run(scope, fn);

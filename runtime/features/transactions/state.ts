@@ -8,9 +8,9 @@
  * write (lazy apply): the item plus the transaction record already say what is committed,
  * so applying it durably right away would be a write no reader needs.
  */
-import { copy } from '../codec.js';
-import { InconsistentStateError } from '../errors.js';
-import type { TimerHandle } from '../clock.js';
+import { copy } from '../../codec.js';
+import { InconsistentStateError } from '../../errors.js';
+import type { TimerHandle } from '../../clock.js';
 import { refusal } from './errors.js';
 import { RECENT_COMMITS, decodeItem, encodeItem, readRecord, createRecord, stateItemName, type StateItem } from './records.js';
 import type { Participant, PTxn } from './participant.js';

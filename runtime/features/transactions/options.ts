@@ -44,3 +44,6 @@ export function resolveRunOptions(options: TransactionRunOptions | undefined): R
   }
   return { timeoutMs, lockWaitMs, option };
 }
+
+/** A method's transaction option (`static transactions = { deposit: 'join' }`), Orleans meanings. */
+export type TransactionOption = 'create' | 'join' | 'createOrJoin' | 'supported' | 'notAllowed' | 'suppress';

@@ -12,7 +12,7 @@
  * - On abort after prepare messages went out, the record `aborted` is created, so pending
  *   values left behind resolve without waiting for their deadline.
  */
-import { InconsistentStateError } from '../errors.js';
+import { InconsistentStateError } from '../../errors.js';
 import { abortedError, refusal, TransactionInDoubtError } from './errors.js';
 import { DEAD, MSG, siloEnv, type TxnActivation, type TxnEnv } from './host.js';
 import { transactionTestHooks } from './hooks.js';

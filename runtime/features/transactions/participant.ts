@@ -4,9 +4,9 @@
  * commit, abort, resolve). Messages are handled outside the mailbox, so a turn waiting for
  * a lock never holds up the commit that would release it.
  */
-import { currentScope } from '../context.js';
-import { InvalidArgumentError } from '../errors.js';
-import type { TimerHandle } from '../clock.js';
+import { currentScope } from '../../context.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { TimerHandle } from '../../clock.js';
 import { refusal, type RefusalCode } from './errors.js';
 import { DEAD, type TxnActivation } from './host.js';
 import { transactionDefaults } from './options.js';

@@ -3,17 +3,19 @@
  * call made inside it), the participants found so far, and whether the part of the call tree
  * run from this process is complete.
  *
- * It rides in `CallScope.txn`. A local callee shares the caller's object, so participants
- * it enlists are seen at once; a remote callee gets a copy (from the wire form) and its
- * reply carries back what the copy learnt (`replyInfo`), merged into the caller's object.
+ * It rides in the call scope as the call extension `txn` (`CallScope.ext.txn`, runtime/features.ts).
+ * A local callee shares the caller's object, so participants it enlists are seen at once; a
+ * remote callee gets a copy (from the wire form) and its reply carries back what the copy
+ * learnt (`replyInfo`), merged into the caller's object.
  * A call that fails without a reply (timeout, silo gone) leaves the coordinator unsure
  * which participants joined, so the transaction can no longer commit (`broken`).
  */
-import type { CallScope } from '../context.js';
-import { InvalidArgumentError } from '../errors.js';
+import { setExtension, type CallScope } from '../../context.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { registerCallExtension } from '../../features.js';
 import { lostTrackOf } from './errors.js';
 
-/** What travels in `CallMessage.txn`. */
+/** What travels in `CallMessage.ext.txn`. */
 export interface TxnWire {
   id: string;
   /** Deadline, epoch ms on the coordinator's clock. */
@@ -22,7 +24,7 @@ export interface TxnWire {
   lw: number;
 }
 
-/** What a reply carries back (`Reply.txn`). */
+/** What a reply carries back (`Reply.ext.txn`). */
 export interface TxnReplyInfo {
   /** Participants: `[grainKey, wrote ? 1 : 0]`. */
   p?: [string, number][];
@@ -101,45 +103,53 @@ export class TxnContext {
   }
 }
 
+/** The call extension key transactions ride under. */
+export const TXN = 'txn';
+
 /** The transaction a scope runs in, normalised to a `TxnContext` (a remote copy on first use). */
 export function txnOfScope(scope: CallScope | undefined): TxnContext | undefined {
-  const t = scope?.txn;
+  const ext = scope?.ext;
+  const t = ext?.[TXN];
   if (t === undefined || t === null) return undefined;
   if (t instanceof TxnContext) return t;
   const ctx = TxnContext.fromWire(t);
-  scope!.txn = ctx;
+  // In place: every scope of this call (they share `ext`) sees the one context, and the reply finds it.
+  ext![TXN] = ctx;
   return ctx;
 }
 
-// ---- hooks for the call path (cluster-caller, router) ----------------------------------
-
-/**
- * Wraps the promise of a call made inside a transaction: counts it as open until it
- * returns, and marks the transaction broken when the call's part is lost.
- */
-export function trackTransactionalCall<T>(txn: unknown, p: Promise<T>): Promise<T> {
-  if (!(txn instanceof TxnContext)) return p;
-  txn.calls++;
-  return p.then(
-    (v) => { txn.callDone(); return v; },
-    (err) => {
-      txn.callDone();
-      if (lostTrackOf(err)) txn.break(`a call made inside the transaction failed without an answer: ${(err as Error).message}`);
-      throw err;
-    },
-  );
+/** Runs the rest of `scope`'s flow in `txn` (or, with undefined, outside any transaction). */
+export function setTxn(scope: CallScope, txn: TxnContext | undefined): void {
+  setExtension(scope, TXN, txn);
 }
 
-/** Adds the transaction info of the callee side of a remote call to its reply. */
-export function withTransactionReply<R extends object>(reply: R, scope: CallScope | undefined): R {
-  const t = scope?.txn;
-  if (!(t instanceof TxnContext)) return reply;
-  const info = t.replyInfo();
-  return info === undefined ? reply : { ...reply, txn: info };
-}
-
-/** Merges a reply's transaction info into the caller's transaction. */
-export function mergeTransactionReply(scope: CallScope | undefined, info: unknown): void {
-  const t = scope?.txn;
-  if (t instanceof TxnContext && info !== null && typeof info === 'object') t.merge(info as TxnReplyInfo);
-}
+registerCallExtension({
+  key: TXN,
+  /**
+   * A call made inside the transaction counts as open until it returns; a call whose part is
+   * lost (no answer) leaves the coordinator unsure which participants joined: it cannot commit.
+   */
+  track(txn, result) {
+    if (!(txn instanceof TxnContext)) return result;
+    txn.calls++;
+    return result.then(
+      (v) => { txn.callDone(); return v; },
+      (err) => {
+        txn.callDone();
+        if (lostTrackOf(err)) txn.break(`a call made inside the transaction failed without an answer: ${(err as Error).message}`);
+        throw err;
+      },
+    );
+  },
+  replyInfo: (txn) => (txn instanceof TxnContext ? txn.replyInfo() : undefined),
+  mergeReply(value, info) {
+    let txn: TxnContext;
+    try {
+      txn = value instanceof TxnContext ? value : TxnContext.fromWire(value);
+    } catch {
+      return value; // malformed: the callee refused the call already
+    }
+    if (info !== null && typeof info === 'object') txn.merge(info as TxnReplyInfo);
+    return txn;
+  },
+});

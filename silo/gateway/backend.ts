@@ -1,0 +1,59 @@
+/** What the gateway app needs from whatever hosts the grains (a silo, a Worker), and its options. */
+import type { Context } from 'hono';
+import type { DecodeOptions } from '../../runtime/codec.js';
+import type { RateLimitOptions } from './rate-limit.js';
+
+export interface GatewayCall {
+  type: string;
+  key: string;
+  method: string;
+  args: unknown[];
+  /** Request-context values from the headers. */
+  context: Record<string, unknown> | undefined;
+}
+
+/**
+ * Whether a method can be called: known callable, known not callable, no such grain type
+ * anywhere, or up to the cluster (a type another host knows).
+ */
+export type MethodStatus = 'callable' | 'not_callable' | 'no_such_type' | 'unknown';
+
+export interface GatewayBackend {
+  /** Runs a call; rejects with a `GrainError` (its `code`, or its chosen `status`, picks the HTTP status). */
+  invoke(call: GatewayCall): Promise<unknown>;
+  /** `unknown` for types this host does not know: the call goes out and the cluster answers. */
+  methodStatus(type: string, method: string): MethodStatus;
+  /** Joined and serving (false while starting or draining). */
+  ready(): boolean;
+  /** Prometheus text; absent: `/metrics` is 404. */
+  metrics?(): string;
+  /** Called once per grain call that reached `invoke`. */
+  recordCall?(type: string, method: string, outcome: string, seconds: number, namesKnown: boolean): void;
+  /** Rebuilds grain references in codec-encoded arguments. */
+  ref?: DecodeOptions['ref'];
+}
+
+/** Where the gateway reports what callers should fix but that does not fail the request. */
+export interface GatewayLogger {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface GatewayAppOptions {
+  /** Largest request body in bytes (default 1 MiB); larger → 413. */
+  maxBodyBytes?: number;
+  /**
+   * Bearer token required on `/grains/*` and `/metrics` (probes stay open). RFC 6750
+   * characters only: letters, digits and `-._~+/`, optionally ending in `=`.
+   */
+  token?: string;
+  /** Auth hook, after the token check: false → 403. */
+  authorize?(req: Request): boolean | Promise<boolean>;
+  /** Per-client rate limit on `/grains/*`; over it → 429 with `retry-after`. */
+  rateLimit?: RateLimitOptions;
+  /** Who a request counts against for the rate limit (default: its authorization header). */
+  clientKey?(c: Context): string;
+  /** Cap on `x-granary-timeout-ms` (default 5 minutes). */
+  maxTimeoutMs?: number;
+  /** Warnings about requests (context headers that lose information); default: `console.warn`. */
+  logger?: GatewayLogger;
+}
