@@ -171,6 +171,14 @@ export interface CallRouterOptions {
 
 const EMPTY_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
 
+/** A call as a reference makes it. */
+interface OutgoingCall {
+  target: GrainId;
+  targetKey: string;
+  method: string;
+  args: unknown[];
+}
+
 /**
  * Turns reference calls into routed `PendingCall`s with a deadline. Subclasses decide
  * where a call goes (`route`): the silo router knows local activations and placement,
@@ -202,32 +210,36 @@ export abstract class CallRouter implements Invoker {
   invoke(target: GrainId, targetKey: string, method: string, args: unknown[]): Promise<unknown> {
     const caller = currentScope();
     if (this.outgoing.length > 0 && (!this.outgoingFromGrainsOnly || caller?.grain !== undefined)) {
-      return this.invokeFiltered(target, targetKey, method, args, caller);
+      return this.invokeFiltered({ target, targetKey, method, args }, caller);
     }
-    return this.dispatch(target, targetKey, method, args, caller);
+    return this.dispatch({ target, targetKey, method, args }, caller);
   }
 
   /**
    * Runs the outgoing filters in a scope of the call's own, so the context values a filter
    * sets travel with this call and not with the caller's next ones.
    */
-  private invokeFiltered(target: GrainId, targetKey: string, method: string, args: unknown[], caller: CallScope | undefined): Promise<unknown> {
+  private invokeFiltered(out: OutgoingCall, caller: CallScope | undefined): Promise<unknown> {
     const scope = childScope(caller);
     return scopeStorage.run(scope, () => runFilters(
       this.outgoing,
-      { grain: target, method, args, get context() { return scope.ctx ?? EMPTY_CONTEXT; } },
-      (call) => this.dispatch(target, targetKey, method, call.args, scope),
+      { grain: out.target, method: out.method, args: out.args, get context() { return scope.ctx ?? EMPTY_CONTEXT; } },
+      (call) => this.dispatch({ ...out, args: call.args }, scope),
     ));
   }
 
-  private dispatch(target: GrainId, targetKey: string, method: string, args: unknown[], caller: CallScope | undefined): Promise<unknown> {
+  private dispatch(out: OutgoingCall, caller: CallScope | undefined): Promise<unknown> {
+    let args: unknown[];
     try {
-      args = this.prepareArgs(args);
+      args = this.prepareArgs(out.args);
     } catch (err) {
       return Promise.reject(err);
     }
     const result = new Promise((onResolve, onReject) => {
-      this.route(new PendingCall({ target, targetKey, method, args, caller, timeoutMs: this.responseTimeoutMs, copyResult: true, onResolve, onReject }));
+      this.route(new PendingCall({
+        target: out.target, targetKey: out.targetKey, method: out.method, args, caller,
+        timeoutMs: this.responseTimeoutMs, copyResult: true, onResolve, onReject,
+      }));
     });
     // Features follow the calls made in their scope (a transaction counts its open calls).
     return caller?.ext === undefined ? result : trackCall(caller.ext, result);

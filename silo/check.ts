@@ -242,7 +242,10 @@ class GrainReader {
 
   /** The class `cls` extends, resolved through imports and re-exports. */
   private baseClassOf(cls: TS.ClassLikeDeclaration): { decl: TS.ClassLikeDeclaration; type: TS.Type } | undefined {
-    const type = this.checker.getTypeAtLocation(cls);
+    // The instance type (a class expression's own type is its constructor's).
+    const symbol = this.checker.getTypeAtLocation(cls).getSymbol();
+    if (symbol === undefined) return undefined;
+    const type = this.checker.getDeclaredTypeOfSymbol(symbol);
     if (!(type.flags & this.ts.TypeFlags.Object) || !((type as TS.ObjectType).objectFlags & this.ts.ObjectFlags.ClassOrInterface)) return undefined;
     for (const base of this.checker.getBaseTypes(type as TS.InterfaceType)) {
       const decl = base.getSymbol()?.declarations?.find((d): d is TS.ClassLikeDeclaration => this.ts.isClassLike(d));

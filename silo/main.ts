@@ -62,6 +62,7 @@ async function main(): Promise<void> {
         host: config.host,
         maxBodyBytes: config.maxBodyBytes,
         token: config.authToken,
+        rateLimit: config.rateLimit,
         closeGraceMs: Math.max(100, Math.floor(config.drainTimeoutMs * 0.4)),
       },
     });

@@ -8,13 +8,18 @@
  */
 import type { PlacementStrategy, SiloInfo } from '../runtime/index.js';
 
-export function place(
-  strategy: PlacementStrategy,
-  type: string,
-  grainKey: string,
-  self: SiloInfo | undefined,
-  live: readonly SiloInfo[],
-): SiloInfo | undefined {
+export interface PlacementRequest {
+  strategy: PlacementStrategy;
+  /** The grain's type name: only silos hosting it are candidates. */
+  type: string;
+  /** `"type/key"`: what `hash` hashes. */
+  grainKey: string;
+  /** The asking silo (for `preferLocal`); omitted when it may not take the grain. */
+  self?: SiloInfo | undefined;
+  live: readonly SiloInfo[];
+}
+
+export function place({ strategy, type, grainKey, self, live }: PlacementRequest): SiloInfo | undefined {
   let candidates = live.filter((s) => s.status === 'active' && s.types.includes(type));
   if (candidates.length === 0) candidates = live.filter((s) => s.types.includes(type));
   if (candidates.length === 0) return undefined;

@@ -104,7 +104,9 @@ export class Router extends CallRouter {
       }
       return;
     }
-    const target = place(type.placement ?? 'preferLocal', type.name, call.targetKey, excludeSelf ? undefined : self, live);
+    const target = place({
+      strategy: type.placement ?? 'preferLocal', type: type.name, grainKey: call.targetKey, self: excludeSelf ? undefined : self, live,
+    });
     if (target === undefined) {
       call.reject(new SiloUnavailableError(`no live silo can host ${call.targetKey} right now (this silo is ${excludeSelf ? 'stopping' : 'not in the membership'}); retry shortly`));
     } else if (target.id === self.id) {

@@ -16,16 +16,16 @@ describe('placement', () => {
     const live = [silo('a', ['T']), silo('b', ['T']), silo('c', ['T'])];
     const picks = new Map<string, number>();
     for (let i = 0; i < 300; i++) {
-      const first = place('hash', 'T', `T/k${i}`, undefined, live)!.id;
-      expect(place('hash', 'T', `T/k${i}`, undefined, [...live].reverse())!.id).toBe(first);
+      const first = place({ strategy: 'hash', type: 'T', grainKey: `T/k${i}`, live })!.id;
+      expect(place({ strategy: 'hash', type: 'T', grainKey: `T/k${i}`, live: [...live].reverse() })!.id).toBe(first);
       picks.set(first, (picks.get(first) ?? 0) + 1);
     }
     for (const id of ['a', 'b', 'c']) expect(picks.get(id)).toBeGreaterThan(50);
     // Removing a silo moves only the keys that were on it.
     let moved = 0;
     for (let i = 0; i < 300; i++) {
-      const before = place('hash', 'T', `T/k${i}`, undefined, live)!.id;
-      const after = place('hash', 'T', `T/k${i}`, undefined, live.slice(0, 2))!.id;
+      const before = place({ strategy: 'hash', type: 'T', grainKey: `T/k${i}`, live })!.id;
+      const after = place({ strategy: 'hash', type: 'T', grainKey: `T/k${i}`, live: live.slice(0, 2) })!.id;
       if (before !== 'c' && before !== after) moved++;
     }
     expect(moved).toBe(0);
@@ -33,12 +33,12 @@ describe('placement', () => {
 
   it('only silos hosting the type, preferring active over draining; preferLocal picks self', () => {
     const live = [silo('a', ['T']), silo('b', ['U']), silo('c', ['T'], 'draining')];
-    for (let i = 0; i < 20; i++) expect(place('random', 'T', `T/${i}`, undefined, live)!.id).toBe('a');
-    expect(place('random', 'U', 'U/1', undefined, live)!.id).toBe('b');
-    expect(place('random', 'V', 'V/1', undefined, live)).toBeUndefined();
-    expect(place('preferLocal', 'T', 'T/1', live[0], live)!.id).toBe('a');
-    expect(place('preferLocal', 'U', 'U/1', live[0], live)!.id).toBe('b');
-    expect(place('random', 'T', 'T/1', undefined, [silo('c', ['T'], 'draining')])!.id).toBe('c');
+    for (let i = 0; i < 20; i++) expect(place({ strategy: 'random', type: 'T', grainKey: `T/${i}`, live })!.id).toBe('a');
+    expect(place({ strategy: 'random', type: 'U', grainKey: 'U/1', live })!.id).toBe('b');
+    expect(place({ strategy: 'random', type: 'V', grainKey: 'V/1', live })).toBeUndefined();
+    expect(place({ strategy: 'preferLocal', type: 'T', grainKey: 'T/1', self: live[0], live })!.id).toBe('a');
+    expect(place({ strategy: 'preferLocal', type: 'U', grainKey: 'U/1', self: live[0], live })!.id).toBe('b');
+    expect(place({ strategy: 'random', type: 'T', grainKey: 'T/1', live: [silo('c', ['T'], 'draining')] })!.id).toBe('c');
   });
 
   it('static placement is honoured in a cluster', async () => {
@@ -53,7 +53,7 @@ describe('placement', () => {
     expect(cluster.silos.filter((s) => s.activationCount('Spread') > 0).length).toBeGreaterThan(1);
     const live = cluster.silos.map((s) => ({ id: s.id, types: ['Hashed'], startedAt: 0, status: 'active' as const }));
     for (let i = 0; i < 30; i++) {
-      const expected = place('hash', 'Hashed', `Hashed/h${i}`, undefined, live)!.id;
+      const expected = place({ strategy: 'hash', type: 'Hashed', grainKey: `Hashed/h${i}`, live })!.id;
       expect(cluster.silos.find((s) => s.catalog.get(`Hashed/h${i}`))!.id).toBe(expected);
     }
   });

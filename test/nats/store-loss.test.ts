@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
-import { GrainClient, Silo, memoryStorage, natsCluster } from 'granary';
+import { GrainClient, Silo, SiloUnavailableError, memoryStorage, natsCluster } from 'granary';
 import { Counter } from '../../grains/index.js';
 import { NatsServer } from '../support/nats-server.js';
 import { sleep } from './helpers.js';
@@ -19,11 +19,17 @@ async function eventually(check: () => boolean | Promise<boolean>): Promise<void
   while (!(await check())) await sleep(20);
 }
 
-async function streamNames(url: string): Promise<string[]> {
+/** What the server holds now: its streams, and the keys of the membership bucket (if it exists). */
+async function serverState(url: string, membershipBucket: string): Promise<{ streams: string[]; members: string[] }> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await nc.jetstreamManager();
-    return (await jsm.streams.names().next()).sort();
+    const streams = (await jsm.streams.names().next()).sort();
+    if (!streams.includes(`KV_${membershipBucket}`)) return { streams, members: [] };
+    const kv = await nc.jetstream().views.kv(membershipBucket, { bindOnly: true });
+    const members: string[] = [];
+    for await (const k of await kv.keys()) members.push(k);
+    return { streams, members: members.sort() };
   } finally {
     await nc.close();
   }
@@ -39,17 +45,24 @@ describe('nats-server loses its store', () => {
     const silos = [await Silo.start({ grains: [Counter], cluster: cluster(), storage }), await Silo.start({ grains: [Counter], cluster: cluster(), storage })];
     const client = await GrainClient.connect({ cluster: cluster() });
     const everyone = silos.map((s) => s.id).sort();
-    const buckets = [`KV_granary-${name}-directory`, `KV_granary-${name}-silos`];
+    const membership = `granary-${name}-silos`;
+    const buckets = [`KV_granary-${name}-directory`, `KV_${membership}`];
     try {
       for (let i = 0; i < 10; i++) expect(await client.getGrain(Counter, `before${i}`).add(1)).toBe(1);
-      expect(await streamNames(server.url)).toEqual(buckets);
+      expect(await serverState(server.url, membership)).toEqual({ streams: buckets, members: everyone });
 
       await server.restartEmpty();
+      expect((await serverState(server.url, membership)).streams).toEqual([]);
 
-      // Re-created by the silos once they reconnect, and every silo sees both again.
-      await eventually(async () => (await streamNames(server.url).catch(() => [])).length === 2);
-      expect(await streamNames(server.url)).toEqual(buckets);
-      await eventually(() => silos.every((s) => s.connection.membership.live().map((m) => m.id).sort().join() === everyone.join()));
+      // Each silo, once reconnected, re-creates the buckets and announces itself again.
+      await eventually(async () => (await serverState(server.url, membership)).members.join() === everyone.join());
+      expect((await serverState(server.url, membership)).streams).toEqual(buckets);
+      for (const s of silos) expect(s.connection.membership.live().map((m) => m.id).sort()).toEqual(everyone);
+      // The client reconnects on its own; until then its calls fail fast as retryable (docs/nats.md, Outages).
+      await eventually(() => client.getGrain(Counter, 'probe').get().then(() => true, (err: unknown) => {
+        if (!(err instanceof SiloUnavailableError)) throw err;
+        return false;
+      }));
 
       // The directory works again: each new grain is activated once, whoever calls first.
       const fresh = Array.from({ length: 10 }, (_, i) => `after${i}`);

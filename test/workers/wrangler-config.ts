@@ -1,14 +1,11 @@
 /**
  * Reads the parts of wrangler.toml the tests run miniflare with, so what is tested is what
  * `wrangler deploy` deploys: main module, compatibility date and flags, the Durable Object
- * binding and its SQLite migration, and the vars. A small TOML subset parser (tables,
- * arrays of tables, strings, booleans, numbers, string arrays, comments) — enough for this
- * file; anything else in it fails loudly.
+ * binding and its SQLite migration, and the vars. The file is parsed by `smol-toml` (TOML
+ * 1.0); a field of the wrong type fails loudly, naming it.
  */
 import { readFileSync } from 'node:fs';
-
-type Value = string | number | boolean | string[];
-type Table = Record<string, Value>;
+import { parse, type TomlTable, type TomlValue } from 'smol-toml';
 
 export interface WranglerConfig {
   main: string;
@@ -22,71 +19,56 @@ export interface WranglerConfig {
   vars: Record<string, string>;
 }
 
-export function parseToml(text: string): { tables: Map<string, Table>; arrays: Map<string, Table[]> } {
-  const tables = new Map<string, Table>([['', {}]]);
-  const arrays = new Map<string, Table[]>();
-  let current = tables.get('')!;
-  text.split('\n').forEach((rawLine, i) => {
-    const line = stripComment(rawLine).trim();
-    if (line === '') return;
-    let m: RegExpExecArray | null;
-    if ((m = /^\[\[([\w.]+)\]\]$/.exec(line))) {
-      const list = arrays.get(m[1]!) ?? [];
-      arrays.set(m[1]!, list);
-      list.push((current = {}));
-    } else if ((m = /^\[([\w.]+)\]$/.exec(line))) {
-      current = {};
-      tables.set(m[1]!, current);
-    } else if ((m = /^([\w-]+)\s*=\s*(.+)$/.exec(line))) {
-      current[m[1]!] = parseValue(m[2]!, i + 1);
-    } else {
-      throw new Error(`wrangler.toml line ${i + 1}: not understood by the test's TOML reader: ${rawLine}`);
-    }
-  });
-  return { tables, arrays };
-}
-
-function stripComment(line: string): string {
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    if (line[i] === '"') quoted = !quoted;
-    else if (line[i] === '#' && !quoted) return line.slice(0, i);
-  }
-  return line;
-}
-
-function parseValue(raw: string, lineNo: number): Value {
-  const v = raw.trim();
-  if (v === 'true' || v === 'false') return v === 'true';
-  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
-  try {
-    const parsed = JSON.parse(v) as unknown;
-    if (typeof parsed === 'string') return parsed;
-    if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
-  } catch {
-    // fall through
-  }
-  throw new Error(`wrangler.toml line ${lineNo}: value not understood by the test's TOML reader: ${raw}`);
-}
-
 export function readWranglerConfig(path = 'wrangler.toml'): WranglerConfig {
-  const { tables, arrays } = parseToml(readFileSync(path, 'utf8'));
-  const top = tables.get('')!;
-  const str = (t: Table, k: string): string => {
-    const v = t[k];
-    if (typeof v !== 'string') throw new Error(`wrangler.toml: ${k} must be a string`);
-    return v;
-  };
+  const top = parse(readFileSync(path, 'utf8'));
+  const durableObjects = optionalTable(top, 'durable_objects');
   const vars: Record<string, string> = {};
-  for (const [k, v] of Object.entries(tables.get('vars') ?? {})) vars[k] = String(v);
+  // wrangler passes non-string vars as JSON values; the tests hand miniflare their text.
+  for (const [k, v] of Object.entries(optionalTable(top, 'vars') ?? {})) vars[k] = typeof v === 'string' ? v : JSON.stringify(v);
   return {
-    main: str(top, 'main'),
-    compatibilityDate: str(top, 'compatibility_date'),
-    compatibilityFlags: (top.compatibility_flags as string[] | undefined) ?? [],
+    main: string(top, 'main'),
+    compatibilityDate: string(top, 'compatibility_date'),
+    compatibilityFlags: strings(top, 'compatibility_flags') ?? [],
     noBundle: top.no_bundle === true,
-    buildCommand: tables.get('build')?.command as string | undefined,
-    bindings: (arrays.get('durable_objects.bindings') ?? []).map((b) => ({ name: str(b, 'name'), className: str(b, 'class_name') })),
-    sqliteClasses: (arrays.get('migrations') ?? []).flatMap((m) => (m.new_sqlite_classes as string[] | undefined) ?? []),
+    buildCommand: optionalString(optionalTable(top, 'build') ?? {}, 'command'),
+    bindings: tables(durableObjects ?? {}, 'bindings').map((b) => ({ name: string(b, 'name'), className: string(b, 'class_name') })),
+    sqliteClasses: tables(top, 'migrations').flatMap((m) => strings(m, 'new_sqlite_classes') ?? []),
     vars,
   };
+}
+
+function fail(key: string, expected: string, got: TomlValue | undefined): never {
+  throw new Error(`wrangler.toml: ${key} must be ${expected} (got ${JSON.stringify(got)})`);
+}
+
+function string(t: TomlTable, key: string): string {
+  const v = t[key];
+  return typeof v === 'string' ? v : fail(key, 'a string', v);
+}
+
+function optionalString(t: TomlTable, key: string): string | undefined {
+  return t[key] === undefined ? undefined : string(t, key);
+}
+
+function strings(t: TomlTable, key: string): string[] | undefined {
+  const v = t[key];
+  if (v === undefined) return undefined;
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : fail(key, 'an array of strings', v);
+}
+
+function isTable(v: TomlValue | undefined): v is TomlTable {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function optionalTable(t: TomlTable, key: string): TomlTable | undefined {
+  const v = t[key];
+  if (v === undefined) return undefined;
+  return isTable(v) ? v : fail(key, 'a table', v);
+}
+
+/** An array of tables (`[[key]]`); absent: none. */
+function tables(t: TomlTable, key: string): TomlTable[] {
+  const v = t[key];
+  if (v === undefined) return [];
+  return Array.isArray(v) && v.every(isTable) ? (v as TomlTable[]) : fail(key, 'an array of tables', v);
 }

@@ -1,0 +1,60 @@
+/**
+ * Cold import of the package root: `await import('granary')` in a fresh Node process (the
+ * built dist, resolved through the package's `exports`), beside `await import('hono')` in
+ * the same run, alternating rounds so drifting machine load hits both alike. Each figure is
+ * the time of the import inside the child (not the process start), median and min–max over
+ * the rounds; the ratio is the median of per-round ratios. Target: root import ≤ 60 ms.
+ */
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { heading, median } from './support.js';
+
+const run = promisify(execFile);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROUNDS = 7;
+const TARGET_MS = 60;
+
+interface Sample { wallMs: number; cpuMs: number }
+
+/** Imports `specifier` in a fresh node from the package root; the import's wall and CPU time. */
+async function coldImport(specifier: string): Promise<Sample> {
+  const code = `
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await import(${JSON.stringify(specifier)});
+    const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    console.log(JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000 }));
+  `;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Sample;
+}
+
+function spread(samples: number[]): string {
+  return `${median(samples).toFixed(1)} ms (${Math.min(...samples).toFixed(1)}–${Math.max(...samples).toFixed(1)})`;
+}
+
+heading(`cold import of the package root (node ${process.version}; ${ROUNDS} alternating rounds, fresh process each)`);
+await coldImport('granary'); // warm the file system cache for both, outside the figures
+await coldImport('hono');
+const granary: Sample[] = [];
+const hono: Sample[] = [];
+const ratios: number[] = [];
+for (let i = 0; i < ROUNDS; i++) {
+  const g = await coldImport('granary');
+  const h = await coldImport('hono');
+  granary.push(g);
+  hono.push(h);
+  ratios.push(g.wallMs / h.wallMs);
+}
+const wall = (xs: Sample[]) => xs.map((x) => x.wallMs);
+const cpu = (xs: Sample[]) => xs.map((x) => x.cpuMs);
+const granaryMs = median(wall(granary));
+console.log(`${"import('granary')".padEnd(18)} wall ${spread(wall(granary)).padEnd(26)} cpu ${spread(cpu(granary))}`);
+console.log(`${"import('hono')".padEnd(18)} wall ${spread(wall(hono)).padEnd(26)} cpu ${spread(cpu(hono))}`);
+console.log(
+  `granary / hono: ${median(ratios).toFixed(2)}×; granary ${granaryMs.toFixed(1)} ms ` +
+    (granaryMs <= TARGET_MS ? `(target ≤ ${TARGET_MS} ms met)` : `(target ≤ ${TARGET_MS} ms NOT met)`),
+);
