@@ -3,10 +3,18 @@
  * records each transfer once, and a `Bank` that moves money between accounts in one
  * transaction it coordinates itself (`this.transaction`).
  */
+import { z } from 'zod';
 import { Grain, InvalidArgumentError, type TransactionalState } from '../runtime/index.js';
+
+/** Money is a whole, non-negative amount (cents): no strings, no negative deposits. */
+const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const accountKey = z.string().min(1).max(1024);
+/** A transfer id names a ledger entry: a bounded string. */
+const transferId = z.string().min(1).max(128);
 
 export class Account extends Grain {
   static transactions = { deposit: 'join', withdraw: 'join', balance: 'createOrJoin' } as const;
+  static schemas = { deposit: [amount], withdraw: [amount], balance: [] };
   private readonly bal: TransactionalState<number> = this.transactionalState('balance', () => 0);
 
   async deposit(n: number) { await this.bal.update(b => b + n); }
@@ -26,6 +34,10 @@ export interface LedgerEntry {
 /** Transfers recorded in the same transaction that moves the money: each one exactly once. */
 export class Ledger extends Grain {
   static transactions = { record: 'join', entries: 'createOrJoin' } as const;
+  static schemas = {
+    record: [z.object({ id: transferId, from: accountKey, to: accountKey, amount: amount.positive() })],
+    entries: [],
+  };
   private readonly log: TransactionalState<Record<string, LedgerEntry>> = this.transactionalState('entries', () => ({}));
 
   async record(entry: LedgerEntry): Promise<void> {
@@ -33,7 +45,8 @@ export class Ledger extends Grain {
       if (Object.prototype.hasOwnProperty.call(log, entry.id)) {
         throw new InvalidArgumentError(`transfer ${entry.id} is already in the ledger of ${this.key}`, { code: 'duplicate_transfer' });
       }
-      log[entry.id] = entry;
+      // An own property whatever the id (`__proto__` included: never the prototype).
+      Object.defineProperty(log, entry.id, { value: entry, enumerable: true, writable: true, configurable: true });
       return log;
     });
   }
@@ -43,6 +56,10 @@ export class Ledger extends Grain {
 /** Moves money between accounts; stateless, so calls interleave (`reentrant`). */
 export class Bank extends Grain {
   static reentrant = true;
+  static schemas = {
+    transfer: [accountKey, accountKey, amount.positive(), transferId.optional()],
+    total: [z.array(accountKey).max(1_000)],
+  };
 
   /**
    * Withdraws from `from` and deposits to `to` atomically; with `transferId`, records the

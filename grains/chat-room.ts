@@ -1,4 +1,7 @@
+import { z } from 'zod';
 import { Grain, InvalidArgumentError } from '../runtime/index.js';
+
+const user = z.string().min(1).max(256);
 
 export interface ChatMessage { from: string; text: string; at: number; seq: number }
 interface ChatRoomState { members: string[]; messages: ChatMessage[]; seq: number }
@@ -7,6 +10,14 @@ interface ChatRoomState { members: string[]; messages: ChatMessage[]; seq: numbe
 export class ChatRoom extends Grain<ChatRoomState> {
   static readonly HISTORY = 100;
   static interleave = ['history'];
+  static schemas = {
+    join: [user],
+    leave: [user],
+    // The text's own rule stays in `post`, with its message.
+    post: [user, z.string()],
+    history: [z.number().int().nonnegative().optional()],
+    members: [],
+  };
 
   protected override initialState(): ChatRoomState { return { members: [], messages: [], seq: 0 }; }
 

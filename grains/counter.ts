@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { Grain, RequestContext } from '../runtime/index.js';
 
 export interface CounterState { value: number }
@@ -6,6 +7,8 @@ export interface CounterState { value: number }
 export class Counter extends Grain<CounterState> {
   static grainType = 'Counter';
   static idleTimeoutMs = 60_000;
+  /** `add` takes a whole number: `add("x")` is refused before the grain runs. */
+  static schemas = { add: [z.number().int()] };
 
   protected override initialState(): CounterState { return { value: 0 }; }
 

@@ -3,6 +3,8 @@ export { Grain, instantiateGrain, runtimeOf } from './grain.js';
 export type { DeactivationReason, Disposable, GrainRuntime, TimerOptions } from './grain.js';
 export { GrainTypes, callableMethods, describeGrainClass, grainTypeName } from './grain-type.js';
 export type { GrainClass, GrainStatics, GrainType, PlacementStrategy } from './grain-type.js';
+export { defineGrains } from './grain-registry.js';
+export type { GrainClassMap, GrainRegistry, RegisteredGrain, RegisteredName } from './grain-registry.js';
 export { grainId, parseGrainId, grainRefTarget } from './identity.js';
 export type { GrainId, HasGrainId } from './identity.js';
 export { makeRef, typedRef, untypedRef } from './ref.js';
@@ -49,3 +51,5 @@ export * from './protocol.js';
 // Features (each registers itself on import; runtime/features/<name>).
 export { TransactionalState, TransactionInDoubtError, transactionDefaults, runTransaction } from './features/transactions/index.js';
 export type { TransactionOption, TransactionRunOptions, TxnEnv } from './features/transactions/index.js';
+export { isStandardSchema, methodJsonSchemas, schemasOf, validateArguments } from './features/schemas/index.js';
+export type { ArgumentIssue, StandardSchemaV1 } from './features/schemas/index.js';

@@ -6,12 +6,12 @@
  * clusters, the Node gateway, GrainClient, dynalite) do not exist on Workers. Keep the list
  * in step with index.ts.
  */
-export { Grain, RequestContext, TransactionalState } from '../../runtime/index.js';
+export { Grain, RequestContext, TransactionalState, defineGrains } from '../../runtime/index.js';
 export type {
   CallableMethods, ContextValues, DeactivationReason, Disposable, GrainClass, GrainId, GrainRef,
-  TimerOptions, TransactionOption, TransactionRunOptions,
+  TimerOptions, TransactionOption, TransactionRunOptions, GrainRegistry, RegisteredGrain, RegisteredName,
   CallFilter, CallFilters, GrainCall,
-  ClusterProvider, StorageProvider,
+  ClusterProvider, StorageProvider, StoredState,
 } from '../../runtime/index.js';
 export {
   GrainError, GrainNotFoundError, MethodNotFoundError, InconsistentStateError, DeadlockError,

@@ -52,7 +52,6 @@ describe('nats-server loses its store', () => {
       expect(await serverState(server.url, membership)).toEqual({ streams: buckets, members: everyone });
 
       await server.restartEmpty();
-      expect((await serverState(server.url, membership)).streams).toEqual([]);
 
       // Each silo, once reconnected, re-creates the buckets and announces itself again.
       await eventually(async () => (await serverState(server.url, membership)).members.join() === everyone.join());

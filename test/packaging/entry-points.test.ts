@@ -30,7 +30,8 @@ const ROOT_EXPORTS = [
   'DeadlockError', 'GrainClient', 'GrainError', 'GrainNotFoundError', 'Grain', 'InconsistentStateError',
   'InvalidArgumentError', 'MethodNotFoundError', 'RequestContext', 'SiloUnavailableError', 'Silo',
   'TableNotFoundError', 'TestCluster', 'TimeoutError', 'TransactionAbortedError', 'TransactionInDoubtError',
-  'TransactionalState', 'dynamoStorage', 'memoryCluster', 'memoryStorage', 'natsCluster', 'startEmbeddedDynalite',
+  'TransactionalState', 'defineGrains', 'dynamoStorage', 'memoryCluster', 'memoryStorage', 'natsCluster',
+  'startEmbeddedDynalite',
 ].sort();
 
 /** Root names a Worker cannot have: they are built on Node (sockets, the file system, NATS). */

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoStorage, startEmbeddedDynalite, type DynamoStorage } from '../../silo/dynamodb/index.js';
-import { freePort } from './ports.js';
+import { PortTakenError, freePort, onFreePort } from './ports.js';
 export { freePort };
 
 const require = createRequire(import.meta.url);
@@ -57,11 +57,26 @@ export async function startDynalite(options: { dir?: string; port?: number } = {
   };
 }
 
-/** dynalite as its own process, in memory (for benchmarks). */
+/**
+ * dynalite as its own process, in memory (for benchmarks), on a port it picks itself and
+ * reports (its own CLI cannot listen on port 0: it takes 0 for "the default, 4567").
+ */
 export async function startDynaliteProcess(): Promise<DynamoEndpoint> {
-  const port = await freePort();
-  const cli = join(dirname(require.resolve('dynalite')), 'cli.js');
-  const child = spawn(process.execPath, [cli, '--port', String(port), '--host', '127.0.0.1', '--createTableMs', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const main = `const server = require(${JSON.stringify(require.resolve('dynalite'))})({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+server.listen(0, '127.0.0.1', () => console.log('dynalite port ' + server.address().port));`;
+  const child = spawn(process.execPath, ['-e', main], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let output = '';
+    const onData = (d: Buffer) => {
+      output += String(d);
+      const m = /dynalite port (\d+)/.exec(output);
+      if (m) { child.stdout!.off('data', onData); child.off('exit', onExit); resolve(Number(m[1])); }
+    };
+    const onExit = () => reject(new Error(`dynalite exited before listening:\n${output}`));
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => { output += String(d); });
+    child.once('exit', onExit);
+  });
   return managed(child, port, 'dynalite');
 }
 
@@ -84,13 +99,15 @@ export function dynamoDBLocalDir(): string {
  */
 export async function startDynamoDBLocal(options: { fastStart?: boolean } = {}): Promise<DynamoEndpoint> {
   const dir = dynamoDBLocalDir();
-  const port = await freePort();
   const jvm = options.fastStart === false ? [] : ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto'];
-  const child = spawn('java', [
-    ...jvm, '-Xmx512m', '-Djava.library.path=./DynamoDBLocal_lib', '-jar', 'DynamoDBLocal.jar',
-    '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port),
-  ], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  return managed(child, port, 'DynamoDB Local');
+  // It cannot report a port it picked itself: a free port, and another one if that was taken meanwhile.
+  return onFreePort((port) => {
+    const child = spawn('java', [
+      ...jvm, '-Xmx512m', '-Djava.library.path=./DynamoDBLocal_lib', '-jar', 'DynamoDBLocal.jar',
+      '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port),
+    ], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    return managed(child, port, 'DynamoDB Local');
+  });
 }
 
 /** Waits until the process answers ListTables; stops it on close (and if this process exits). */
@@ -115,7 +132,10 @@ async function managed(child: ChildProcess, port: number, what: string): Promise
   const deadline = Date.now() + 60_000;
   try {
     for (;;) {
-      if (exited) throw new Error(`${what} exited before answering on port ${port}:\n${output}`);
+      if (exited) {
+        if (/address already in use|EADDRINUSE/i.test(output)) throw new PortTakenError(port, `${what} exited:\n${output}`);
+        throw new Error(`${what} exited before answering on port ${port}:\n${output}`);
+      }
       try {
         await client.send(new ListTablesCommand({}));
         break;

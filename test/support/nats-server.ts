@@ -1,5 +1,6 @@
 /**
- * Starts the machine's own `nats-server` for a test: a free port on 127.0.0.1, JetStream on,
+ * Starts the machine's own `nats-server` for a test: a port on 127.0.0.1 that the server picks
+ * itself (`-p -1`, read back from its log, so no other process can take it first), JetStream on,
  * its store in a temp dir, optionally a config file (auth). Never the machine's instance on
  * 4222. `restart()` keeps the port and the store (an outage); `restartEmpty()` keeps the port
  * and loses the store; `stop()` removes both.
@@ -43,7 +44,10 @@ export class NatsServer {
 
   private readonly jetstream: boolean;
 
-  private constructor(readonly port: number, options: NatsServerOptions) {
+  /** -1 until the server has picked its port at the first start; kept across restarts. */
+  private picked = -1;
+
+  private constructor(options: NatsServerOptions) {
     this.jetstream = options.jetstream ?? true;
     this.dir = mkdtempSync(join(tmpdir(), 'granary-nats-'));
     const lines: string[] = [];
@@ -57,9 +61,14 @@ export class NatsServer {
 
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
     natsServerBinary();
-    const server = new NatsServer(await freePort(), options);
+    const server = new NatsServer(options);
     await server.launch();
     return server;
+  }
+
+  /** The client port. */
+  get port(): number {
+    return this.picked;
   }
 
   get url(): string {
@@ -71,7 +80,7 @@ export class NatsServer {
   }
 
   private async launch(): Promise<void> {
-    const args = ['-a', '127.0.0.1', '-p', String(this.port)];
+    const args = ['-a', '127.0.0.1', '-p', String(this.picked)];
     if (this.jetstream) args.push('-js', '-sd', join(this.dir, 'store'));
     if (this.configFile) args.push('-c', this.configFile);
     const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -85,7 +94,9 @@ export class NatsServer {
     for (;;) {
       if (this.child !== child) throw new Error(`nats-server exited at start:\n${this.output}`);
       // JetStream is ready once the server says so; the port answering alone is not enough.
-      if (/Server is ready/.test(this.output) && (await canConnect(this.port))) return;
+      const listening = /Listening for client connections on [^\s]*:(\d+)/.exec(this.output);
+      if (listening && this.picked === -1) this.picked = Number(listening[1]);
+      if (/Server is ready/.test(this.output) && this.picked !== -1 && (await canConnect(this.port))) return;
       if (Date.now() > deadline) throw new Error(`nats-server did not become ready on port ${this.port}:\n${this.output}`);
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -118,7 +118,8 @@ export function isolation(s: SuiteContext): void {
       await wrote.promise;
       // Running: another transaction's read meets the write lock and aborts at once (no-wait).
       const during = await abortedWith(c.client.getGrain(Account, a).balance());
-      expect((during.cause as { code?: string }).code).toBe('transaction_conflict');
+      // (balance() coordinates its own transaction on the grain: the cause comes back in data.)
+      expect((during.data as { cause?: { code?: string } }).cause?.code).toBe('transaction_conflict');
       // Prepared, not yet committed: a read waits for the outcome instead of seeing either value.
       const gate = s.pauseAt('beforeCommit');
       finish.resolve();

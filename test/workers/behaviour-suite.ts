@@ -211,6 +211,21 @@ export function describeGrainBehaviour(host: string, client: () => GrainClient, 
     });
   });
 
+  describe(`${host}: argument schemas`, () => {
+    it('Counter.add("x") is refused with invalid_argument before the grain runs; Bank.transfer with a string amount moves nothing', async () => {
+      const c = client().getGrain(Counter, k('schema'));
+      const err = await (c.add as (n: unknown) => Promise<number>)('x').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect(err).toMatchObject({ code: 'invalid_argument' });
+      expect((err as Error).message).toMatch(/Counter\.add .*argument 0/);
+      await expect((c.add as (...a: unknown[]) => Promise<number>)(1, 2)).rejects.toMatchObject({ code: 'invalid_argument' });
+      expect(await c.get()).toBe(0);
+      const bank = client().getGrain(Bank, k('bank'));
+      await expect((bank.transfer as (...a: unknown[]) => Promise<void>)(k('s1'), k('s2'), '5')).rejects.toMatchObject({ code: 'invalid_argument' });
+      expect(await bank.total([k('s1'), k('s2')])).toBe(0);
+    });
+  });
+
   describe(`${host}: call filters (the host runs probeFilters from test/fixtures/filters.ts)`, () => {
     it('an incoming filter replaces arguments, answers in the method\'s place, refuses, and wraps the result', async () => {
       const p = client().getGrain(FilterProbe, k('f'));
