@@ -64,7 +64,9 @@ export async function buildWorker({ entry = 'silo/workers/entry.ts', outfile = '
     external: ['cloudflare:*'],
     plugins: [workerSafe],
     // Grain type names default to class names: keep them through bundling and minifying
-    // (esbuild otherwise names a self-referencing class `_Pinger`).
+    // (esbuild otherwise names a self-referencing class `_Pinger`, and --minify `e`). A grain
+    // class that still reaches the runtime with a one- or two-character name and no static
+    // grainType is refused at registration (runtime/grain-type.ts), never silently renamed.
     keepNames: true,
     minify,
     sourcemap: false,

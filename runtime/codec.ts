@@ -16,9 +16,27 @@ export interface DecodeOptions {
   ref?: (type: string, key: string) => unknown;
 }
 
+/**
+ * The codec's limits, the same for every path (HTTP bodies, NATS frames, Durable Object RPC,
+ * stored state). The size of a payload is bounded where it arrives (the gateway's body limit,
+ * NATS's max_payload); these bound what a payload of that size may make the decoder do, so
+ * that decoding costs time and memory in proportion to the payload's length: each tag's
+ * payload is checked for its type and size before anything is allocated for it.
+ */
+export const CODEC_LIMITS = {
+  /** Nesting of arrays, objects, maps and sets (encode and decode alike). */
+  maxDepth: 256,
+  /** Decimal digits of a BigInt (parsing is quadratic in them). */
+  maxBigIntDigits: 4_096,
+  /** Characters of a RegExp source. */
+  maxRegExpSource: 1_024,
+  /** Characters of a grain type or key inside a reference. */
+  maxRefPart: 4_096,
+} as const;
+
 export function encode(value: unknown): string {
   try {
-    return JSON.stringify(toWire(value, null));
+    return JSON.stringify(toWire(value, null, 0));
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw err;
     throw new InvalidArgumentError(`value cannot be serialised: ${(err as Error).message}`, { cause: err });
@@ -30,9 +48,18 @@ export function decode(text: string, options?: DecodeOptions): unknown {
   try {
     raw = JSON.parse(text);
   } catch (err) {
+    if (err instanceof RangeError) throw tooDeep();
     throw new InvalidArgumentError(`malformed payload: ${(err as Error).message}`);
   }
-  return fromWire(raw, options);
+  return fromWire(raw, options, 0);
+}
+
+function tooDeep(): InvalidArgumentError {
+  return new InvalidArgumentError(`value nests deeper than ${CODEC_LIMITS.maxDepth} levels; flatten it`, { code: 'invalid_argument' });
+}
+
+function malformed(what: string): InvalidArgumentError {
+  return new InvalidArgumentError(`malformed payload: ${what}`);
 }
 
 /** A deep copy through the codec: what a remote callee would receive. */
@@ -51,7 +78,7 @@ export function isPlainPrimitive(v: unknown): boolean {
 
 // ---- encoding --------------------------------------------------------------------
 
-function toWire(v: unknown, ancestors: Set<object> | null): unknown {
+function toWire(v: unknown, ancestors: Set<object> | null, depth: number): unknown {
   switch (typeof v) {
     case 'string':
     case 'boolean':
@@ -70,20 +97,21 @@ function toWire(v: unknown, ancestors: Set<object> | null): unknown {
   }
   if (v === null) return null;
   const o = v as object;
+  if (depth >= CODEC_LIMITS.maxDepth) throw tooDeep();
   if (ancestors?.has(o)) throw new InvalidArgumentError('cannot serialise a cyclic structure (an object contains itself)');
   const seen = ancestors ?? new Set<object>();
   seen.add(o);
   try {
-    return objectToWire(o, seen);
+    return objectToWire(o, seen, depth + 1);
   } finally {
     seen.delete(o);
   }
 }
 
-function objectToWire(o: object, seen: Set<object>): unknown {
+function objectToWire(o: object, seen: Set<object>, depth: number): unknown {
   if (Array.isArray(o)) {
     const out = new Array(o.length);
-    for (let i = 0; i < o.length; i++) out[i] = toWire(o[i], seen);
+    for (let i = 0; i < o.length; i++) out[i] = toWire(o[i], seen, depth);
     return out;
   }
   if (grainRefTarget in o) {
@@ -94,19 +122,19 @@ function objectToWire(o: object, seen: Set<object>): unknown {
   if (o instanceof Uint8Array) return { $: 'bytes', v: toBase64(o) };
   if (o instanceof Map) {
     const entries: unknown[] = [];
-    for (const [k, val] of o) entries.push([toWire(k, seen), toWire(val, seen)]);
+    for (const [k, val] of o) entries.push([toWire(k, seen, depth), toWire(val, seen, depth)]);
     return { $: 'map', v: entries };
   }
   if (o instanceof Set) {
     const items: unknown[] = [];
-    for (const val of o) items.push(toWire(val, seen));
+    for (const val of o) items.push(toWire(val, seen, depth));
     return { $: 'set', v: items };
   }
   if (o instanceof Error) {
     const e: Record<string, unknown> = { $: 'err', name: o.name, message: o.message };
     if (o instanceof GrainError) {
       e.code = o.code;
-      if (o.data !== undefined) e.data = toWire(o.data, seen);
+      if (o.data !== undefined) e.data = toWire(o.data, seen, depth);
     }
     return e;
   }
@@ -117,13 +145,13 @@ function objectToWire(o: object, seen: Set<object>): unknown {
   if (o instanceof Promise) throw new InvalidArgumentError('cannot serialise a Promise; await it first');
   const proto = Object.getPrototypeOf(o);
   if (proto !== Object.prototype && proto !== null && typeof (o as { toJSON?: unknown }).toJSON === 'function') {
-    return toWire((o as { toJSON(): unknown }).toJSON(), seen);
+    return toWire((o as { toJSON(): unknown }).toJSON(), seen, depth);
   }
   const out: Record<string, unknown> = {};
   let escaped = false;
   for (const k of Object.keys(o)) {
     if (k === '$') escaped = true;
-    const v = toWire((o as Record<string, unknown>)[k], seen);
+    const v = toWire((o as Record<string, unknown>)[k], seen, depth);
     if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v;
   }
@@ -137,47 +165,94 @@ function describe(f: unknown): string {
 
 // ---- decoding --------------------------------------------------------------------
 
-function fromWire(x: unknown, options: DecodeOptions | undefined): unknown {
+function fromWire(x: unknown, options: DecodeOptions | undefined, depth: number): unknown {
   if (x === null || typeof x !== 'object') return x;
+  if (depth >= CODEC_LIMITS.maxDepth) throw tooDeep();
+  const d = depth + 1;
   if (Array.isArray(x)) {
-    for (let i = 0; i < x.length; i++) x[i] = fromWire(x[i], options);
+    for (let i = 0; i < x.length; i++) x[i] = fromWire(x[i], options, d);
     return x;
   }
   const o = x as Record<string, unknown>;
   const tag = o.$;
-  if (tag === undefined) return decodeProps(o, options);
+  if (tag === undefined) return decodeProps(o, options, d);
+  const v = o.v;
   switch (tag) {
-    case 'obj': return decodeProps(o.v as Record<string, unknown>, options);
+    case 'obj':
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw malformed('"obj" needs an object');
+      return decodeProps(v as Record<string, unknown>, options, d);
     case 'undef': return undefined;
-    case 'num': return o.v === '-0' ? -0 : Number(o.v);
-    case 'big': return BigInt(o.v as string);
-    case 'date': return new Date(o.v as number);
-    case 'bytes': return fromBase64(o.v as string);
-    case 'map': return new Map((o.v as [unknown, unknown][]).map(([k, v]) => [fromWire(k, options), fromWire(v, options)]));
-    case 'set': return new Set((o.v as unknown[]).map((v) => fromWire(v, options)));
-    case 're': return new RegExp(o.v as string, o.f as string);
-    case 'ref': return options?.ref ? options.ref(o.t as string, o.k as string) : { type: o.t, key: o.k };
+    case 'num':
+      if (v === '-0') return -0;
+      if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return Number(v);
+      throw malformed('"num" carries -0, NaN, Infinity or -Infinity');
+    case 'big':
+      if (typeof v !== 'string' || v.length > CODEC_LIMITS.maxBigIntDigits + 1 || !/^-?\d+$/.test(v)) {
+        throw malformed(`"big" needs a string of at most ${CODEC_LIMITS.maxBigIntDigits} decimal digits`);
+      }
+      return BigInt(v);
+    case 'date':
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw malformed('"date" needs a finite number of milliseconds');
+      return new Date(v);
+    case 'bytes':
+      // A string only: anything else (an array-like with a huge `length`) would allocate before it fails.
+      if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw malformed('"bytes" needs a base64 string');
+      return fromBase64(v);
+    case 'map': {
+      if (!Array.isArray(v)) throw malformed('"map" needs an array of [key, value] pairs');
+      const m = new Map();
+      for (const e of v) {
+        if (!Array.isArray(e) || e.length !== 2) throw malformed('"map" needs an array of [key, value] pairs');
+        m.set(fromWire(e[0], options, d), fromWire(e[1], options, d));
+      }
+      return m;
+    }
+    case 'set': {
+      if (!Array.isArray(v)) throw malformed('"set" needs an array');
+      const set = new Set();
+      for (const e of v) set.add(fromWire(e, options, d));
+      return set;
+    }
+    case 're': {
+      if (typeof v !== 'string' || v.length > CODEC_LIMITS.maxRegExpSource || typeof o.f !== 'string' || !/^[dgimsuvy]{0,8}$/.test(o.f)) {
+        throw malformed(`"re" needs a source of at most ${CODEC_LIMITS.maxRegExpSource} characters and flags`);
+      }
+      try {
+        return new RegExp(v, o.f);
+      } catch (err) {
+        throw malformed(`"re": ${(err as Error).message}`);
+      }
+    }
+    case 'ref': {
+      const { t, k } = o;
+      if (typeof t !== 'string' || typeof k !== 'string' || t.length === 0 || t.length > CODEC_LIMITS.maxRefPart || k.length > CODEC_LIMITS.maxRefPart) {
+        throw malformed('"ref" needs a grain type and key (strings)');
+      }
+      return options?.ref ? options.ref(t, k) : { type: t, key: k };
+    }
     case 'err': {
-      const data = o.data === undefined ? undefined : fromWire(o.data, options);
-      const e = typeof o.code === 'string'
-        ? new GrainError(o.code, String(o.message), { name: String(o.name), data })
-        : new Error(String(o.message));
-      e.name = String(o.name);
+      const data = o.data === undefined ? undefined : fromWire(o.data, options, d);
+      const message = typeof o.message === 'string' ? o.message : '';
+      const name = typeof o.name === 'string' ? o.name : 'Error';
+      const e = typeof o.code === 'string' && o.code.length > 0
+        ? new GrainError(o.code, message, { name, data })
+        : new Error(message);
+      e.name = name;
       return e;
     }
     default:
-      throw new InvalidArgumentError(`malformed payload: unknown tag ${JSON.stringify(tag)}`);
+      throw malformed(`unknown tag ${JSON.stringify(tag)?.slice(0, 40)}`);
   }
 }
 
-function decodeProps(o: Record<string, unknown>, options: DecodeOptions | undefined): Record<string, unknown> {
+function decodeProps(o: Record<string, unknown>, options: DecodeOptions | undefined, depth: number): Record<string, unknown> {
   for (const k of Object.keys(o)) {
     if (k === '__proto__') {
       // JSON.parse makes "__proto__" an own property; keep it data, never a prototype.
-      const v = fromWire(o[k], options);
+      const v = fromWire(o[k], options, depth);
       Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
     } else {
-      o[k] = fromWire(o[k], options);
+      o[k] = fromWire(o[k], options, depth);
     }
   }
   return o;

@@ -11,7 +11,7 @@ export { makeRef, typedRef, untypedRef } from './ref.js';
 export type { CallableMethods, GrainRef, Invoker } from './ref.js';
 export { RequestContext, currentScope, newScope, childScope, setExtension, chainOf, chainIncludes, scopeStorage } from './context.js';
 export type { CallScope, ContextValues, ScopeInit } from './context.js';
-export { encode, decode, copy, isPlainPrimitive } from './codec.js';
+export { CODEC_LIMITS, encode, decode, copy, isPlainPrimitive } from './codec.js';
 export type { DecodeOptions } from './codec.js';
 export {
   GrainError, GrainNotFoundError, MethodNotFoundError, InconsistentStateError, DeadlockError,

@@ -71,6 +71,10 @@ const cases: Case[] = [
   { name: 'argument of the wrong type (grain validates)', headers: JSON_CT, body: '{"args": ["five"]}', status: 400, code: 'invalid_argument' },
   { name: 'codec body with an unknown tag', headers: RICH_CT, body: '{"args":[{"$":"bogus"}]}', status: 400, code: 'invalid_request' },
   { name: 'codec body with a broken BigInt', headers: RICH_CT, body: '{"args":[{"$":"big","v":"12x"}]}', status: 400, code: 'invalid_request' },
+  // The red team's allocation attacks: refused before the decoder allocates for them.
+  { name: 'codec bytes given as an array-like of 100 M', headers: RICH_CT, body: '{"args":[{"$":"bytes","v":{"length":100000000}}]}', status: 400, code: 'invalid_request' },
+  { name: 'codec BigInt of 100 000 digits', headers: RICH_CT, body: `{"args":[{"$":"big","v":"${'7'.repeat(100_000)}"}]}`, status: 400, code: 'invalid_request' },
+  { name: 'codec map whose entries are not pairs', headers: RICH_CT, body: '{"args":[{"$":"map","v":{"length":1000000}}]}', status: 400, code: 'invalid_request' },
   // Size.
   { name: 'body over 1 MiB with content-length', headers: JSON_CT, body: big(1_100_000), status: 413, code: 'payload_too_large' },
   { name: 'chunked body over 1 MiB', headers: { ...JSON_CT, 'transfer-encoding': 'chunked' }, chunks: ['{"args":["', ...Array.from({ length: 20 }, () => 'y'.repeat(64 * 1024)), '"]}'], status: 413, code: 'payload_too_large' },

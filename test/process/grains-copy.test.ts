@@ -20,7 +20,7 @@ it('a grain module built on a second copy of granary fails the start, naming bot
   const copy = join(dir, 'node_modules', 'granary');
   mkdirSync(copy, { recursive: true });
   cpSync(join(REPO, 'package.json'), join(copy, 'package.json'));
-  cpSync(join(REPO, 'dist'), join(copy, 'dist'), { recursive: true, filter: (src) => !src.includes(`${join(REPO, 'dist', 'worker')}`) });
+  cpSync(join(REPO, 'dist'), join(copy, 'dist'), { recursive: true, filter: (src) => !src.startsWith(join(REPO, 'dist', 'worker')) });
   symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'), 'dir'); // its own dependencies
   const grains = join(dir, 'grains.mjs');
   writeFileSync(grains, "import { Grain } from 'granary';\nexport class Copied extends Grain { async hi() { return 'hi'; } }\n");

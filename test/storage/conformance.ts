@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Grain, InconsistentStateError, Silo, type GrainId, type StorageProvider } from 'granary';
 import { decode, encode, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
+import { workloadRandom } from '../support/random.js';
 
 export interface StorageUnderTest {
   storage: StorageProvider;
@@ -230,6 +231,7 @@ export function storageConformance(name: string, setup: () => Promise<StorageUnd
       const workers = 20;
       const perWorker = 2;
       const acked: string[] = [];
+      const backoff = workloadRandom('conformance: read-modify-write backoff');
       const loop = async () => {
         for (let i = 0; i < perWorker; i++) {
           for (;;) {
@@ -240,7 +242,7 @@ export function storageConformance(name: string, setup: () => Promise<StorageUnd
               break;
             } catch (err) {
               if (!(err instanceof InconsistentStateError)) throw err;
-              await new Promise((r) => setTimeout(r, Math.random() * 3));
+              await new Promise((r) => setTimeout(r, backoff() * 3));
             }
           }
         }

@@ -8,6 +8,7 @@ import { Silo, SiloUnavailableError, dynamoStorage, startEmbeddedDynalite, type 
 import { decode, jsonLogger, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { tempDir, uniqueTable } from '../support/dynamodb.js';
+import { workloadRandom } from '../support/random.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -33,7 +34,8 @@ describe('embedded dynalite on disk', () => {
     await s1.ensureTable();
     const silo = await Silo.start({ grains: [Counter], storage: s1 });
     expect(await silo.getGrain(Counter, 'kept').add(41)).toBe(41);
-    const big = JSON.stringify({ rows: Array.from({ length: 50_000 }, (_, i) => `row ${i} ${Math.random()}`) });
+    const random = workloadRandom('outage: big state rows');
+    const big = JSON.stringify({ rows: Array.from({ length: 50_000 }, (_, i) => `row ${i} ${random()}`) });
     const bigEtag = await s1.write(grainId('Disk', 'big'), 'state', big, undefined);
     await silo.stop();
     await s1.close();

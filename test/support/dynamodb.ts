@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoStorage, startEmbeddedDynalite, type DynamoStorage } from '../../silo/dynamodb/index.js';
-import { PortTakenError, freePort, onFreePort } from './ports.js';
+import { PortTakenError, freePort, listenerOf, onFreePort } from './ports.js';
 export { freePort };
 
 const require = createRequire(import.meta.url);
@@ -136,7 +136,11 @@ async function managed(child: ChildProcess, port: number, what: string): Promise
         if (/address already in use|EADDRINUSE/i.test(output)) throw new PortTakenError(port, `${what} exited:\n${output}`);
         throw new Error(`${what} exited before answering on port ${port}:\n${output}`);
       }
+      // A server of someone else's on this port (it was taken between freePort and our bind) must not pass for ours.
+      const owner = child.pid === undefined ? 'unknown' : listenerOf(port, child.pid);
+      if (owner === 'other') throw new PortTakenError(port, `another process listens there, not ${what}`);
       try {
+        if (owner === 'none') throw new Error('not listening yet');
         await client.send(new ListTablesCommand({}));
         break;
       } catch {

@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
@@ -47,5 +48,45 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>, attempt
     } catch (err) {
       if (!isPortTaken(err) || attempt >= attempts) throw err;
     }
+  }
+}
+
+/**
+ * Who listens on TCP `port` (any local address), as Linux's /proc tells: `pid`'s own socket,
+ * another process's, nobody, or `unknown` where /proc cannot tell. For servers that can
+ * neither bind port 0 nor exit when their port is taken (DynamoDB Local's JVM then stays up
+ * and silent), so that a start does not mistake another server on that port for its own.
+ */
+export function listenerOf(port: number, pid: number): 'mine' | 'other' | 'none' | 'unknown' {
+  let inodes: Set<string>;
+  try {
+    inodes = new Set();
+    const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length > 9 && f[1]!.endsWith(hexPort) && f[3] === '0A') inodes.add(f[9]!);
+      }
+    }
+  } catch {
+    return 'unknown';
+  }
+  if (inodes.size === 0) return 'none';
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const m = /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`));
+      if (m && inodes.has(m[1]!)) return 'mine';
+    }
+  } catch {
+    return 'unknown';
+  }
+  return 'other';
+}
+
+function safeReadlink(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
   }
 }

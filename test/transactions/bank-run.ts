@@ -5,16 +5,13 @@
 import { expect } from 'vitest';
 import { TransactionAbortedError, type GrainClient } from 'granary';
 import { Account, Bank, Ledger, type LedgerEntry } from '../../grains/index.js';
-import { seedFromEnv, seededRandom } from '../support/seeded-random.js';
+import { seedNote, workloadRandom } from '../support/random.js';
 
 export type Outcome = 'ok' | 'aborted' | 'unknown';
 
-/** The environment variable that fixes the workload's seed (every run prints the one it used). */
-export const BANK_SEED_VAR = 'BANK_SEED';
-
 export interface BankRun {
-  /** The workload's seed: `BANK_SEED=<seed>` repeats the same transfers and crash victims. */
-  seed: number;
+  /** The seed setting that repeats the same transfers and crash victims (`GRANARY_TEST_SEED=…`). */
+  seed: string;
   outcome: Map<string, Outcome>;
   insufficient: number;
   /** Transfers that failed with an error no scenario of this run explains (the run fails on any). */
@@ -53,15 +50,13 @@ export interface BankRunOptions {
   crash(random: () => number): Promise<void>;
   /** Timeout of client-coordinated transfers. */
   timeoutMs?: number;
-  /** The workload's seed (default: `BANK_SEED`, else a fresh one). */
-  seed?: number;
 }
 
 interface Transfer { id: string; from: string; to: string; amount: number }
 
-/** The transfers of a seed, in index order (so the workload does not depend on the schedule). */
-function plan(seed: number, keys: string[], transfers: number): Transfer[] {
-  const random = seededRandom(seed);
+/** The transfers of the file's seed, in index order (so the workload does not depend on the schedule). */
+function plan(keys: string[], transfers: number): Transfer[] {
+  const random = workloadRandom('bank: transfers');
   const n = keys.length;
   return Array.from({ length: transfers }, (_, i) => {
     const from = keys[Math.floor(random() * n)]!;
@@ -79,11 +74,9 @@ function plan(seed: number, keys: string[], transfers: number): Transfer[] {
  * transfers are made and which silos crash; the interleaving is the machine's.
  */
 export async function runBank(o: BankRunOptions): Promise<BankRun> {
-  const seed = o.seed ?? seedFromEnv(BANK_SEED_VAR);
-  // eslint-disable-next-line no-console
-  console.log(`bank workload seed ${seed} (${BANK_SEED_VAR}=${seed} repeats it)`);
-  const work = plan(seed, o.keys, o.transfers);
-  const crashRandom = seededRandom(seed ^ 0x5bd1e995);
+  const seed = seedNote();
+  const work = plan(o.keys, o.transfers);
+  const crashRandom = workloadRandom('bank: crash victims');
   const outcome = new Map<string, Outcome>();
   const unexpected: BankRun['unexpected'] = [];
   let insufficient = 0;
@@ -132,7 +125,7 @@ export async function runBank(o: BankRunOptions): Promise<BankRun> {
 export function verifyBank(label: string, run: BankRun, keys: string[], initial: number, final: number[], ledger: LedgerEntry[], transfers: number): void {
   const counts = { ok: 0, aborted: 0, unknown: 0 };
   for (const v of run.outcome.values()) counts[v]++;
-  const seed = `${BANK_SEED_VAR}=${run.seed}`;
+  const seed = run.seed;
   // eslint-disable-next-line no-console
   console.log(`[${label}] bank (${seed}): ${JSON.stringify(counts)}, insufficient funds ${run.insufficient}, ledger ${ledger.length}`);
   expect(run.unexpected, `errors no scenario of this run explains (${seed})`).toEqual([]);

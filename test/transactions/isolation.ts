@@ -4,6 +4,7 @@ import { TransactionAbortedError } from './imports.js';
 import { Account, Bank } from '../../grains/index.js';
 import { Overdraft } from './grains.js';
 import { abortedWith, balances, deferred, fund, pending, placeOn, retrying, type SuiteContext } from './support.js';
+import { workloadRandom } from '../support/random.js';
 
 export function isolation(s: SuiteContext): void {
   describe('isolation', () => {
@@ -66,11 +67,12 @@ export function isolation(s: SuiteContext): void {
       await fund(c, Object.fromEntries(keys.map((k) => [k, 100])));
       let stop = false;
       const seen: number[] = [];
+      const random = workloadRandom('isolation: transfers during reads');
       // Transfers move money around; the total is invariant, so a torn read would show.
       const movers = Array.from({ length: 3 }, async () => {
         for (let i = 0; i < 40; i++) {
-          const [from, to] = pick2(keys);
-          const n = 1 + Math.floor(Math.random() * 5);
+          const [from, to] = pick2(keys, random);
+          const n = 1 + Math.floor(random() * 5);
           await c.client.transaction(async () => {
             await c.client.getGrain(Account, from).withdraw(n);
             await c.client.getGrain(Account, to).deposit(n);
@@ -134,9 +136,9 @@ export function isolation(s: SuiteContext): void {
   });
 }
 
-function pick2<T>(xs: T[]): [T, T] {
-  const i = Math.floor(Math.random() * xs.length);
-  let j = Math.floor(Math.random() * (xs.length - 1));
+function pick2<T>(xs: T[], random: () => number): [T, T] {
+  const i = Math.floor(random() * xs.length);
+  let j = Math.floor(random() * (xs.length - 1));
   if (j >= i) j++;
   return [xs[i]!, xs[j]!];
 }

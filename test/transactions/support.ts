@@ -5,6 +5,7 @@ import { settle, transactionDefaults } from 'granary/internal';
 import { transactionTestHooks, type TransactionTestHooks } from '../../runtime/features/transactions/index.js';
 import { Account, Bank, Ledger } from '../../grains/index.js';
 import { Overdraft, Pair, Probe } from './grains.js';
+import { workloadRandom } from '../support/random.js';
 
 export interface StorageHandle {
   storage: StorageProvider;
@@ -133,6 +134,8 @@ export async function abortedWith(p: Promise<unknown>): Promise<TransactionAbort
   throw new Error('expected TransactionAbortedError, but it succeeded');
 }
 
+const backoff = workloadRandom('retrying: backoff');
+
 /** Runs `fn` until it commits (retrying aborts), up to `tries`. */
 export async function retrying<T>(fn: () => Promise<T>, tries = 200): Promise<T> {
   for (let i = 0; ; i++) {
@@ -140,7 +143,7 @@ export async function retrying<T>(fn: () => Promise<T>, tries = 200): Promise<T>
       return await fn();
     } catch (err) {
       if (!(err instanceof TransactionAbortedError) || i >= tries) throw err;
-      await new Promise((r) => setTimeout(r, Math.random() * 3));
+      await new Promise((r) => setTimeout(r, backoff() * 3));
     }
   }
 }

@@ -14,6 +14,7 @@ import { Account, Bank, ChatRoom, Counter, GameSession, Player } from '../../gra
 import { ContextProbe, Gate, Lifecycle, Pinger, ReentrantSerial, Serial, Thrower } from '../fixtures/grains.js';
 import { FilterProbe } from '../fixtures/filters.js';
 import { Cyclic, Incarnation, Mint } from './grains.js';
+import { workloadRandom } from '../support/random.js';
 
 /** `client()` is called inside tests (after the host started); `unique` keeps keys apart between runs. */
 export function describeGrainBehaviour(host: string, client: () => GrainClient, unique = ''): void {
@@ -178,6 +179,7 @@ export function describeGrainBehaviour(host: string, client: () => GrainClient, 
       expect(await Promise.all(accounts.map((a) => mint.fund(a, 100)))).toEqual([100, 100, 100, 100]);
       const bank = client().getGrain(Bank, k('bank'));
       // Conflicting transactions abort rather than wait: a caller retries those.
+      const backoff = workloadRandom('workers: transfer retry backoff');
       const transfer = async (from: string, to: string, amount: number): Promise<string> => {
         for (let attempt = 0; attempt < 40; attempt++) {
           try {
@@ -186,7 +188,7 @@ export function describeGrainBehaviour(host: string, client: () => GrainClient, 
           } catch (e) {
             if (!(e instanceof TransactionAbortedError)) return `failed: ${(e as Error).message}`;
             if (/insufficient funds/.test(e.message)) return 'insufficient';
-            await new Promise((r) => setTimeout(r, 5 + Math.random() * 40));
+            await new Promise((r) => setTimeout(r, 5 + backoff() * 40));
           }
         }
         return 'gave up';

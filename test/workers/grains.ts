@@ -16,7 +16,7 @@ export class Echo extends Grain {
 
 /** A hand-counted activation id: tells a fresh activation from a kept one. */
 export class Incarnation extends Grain<{ n: number }> {
-  private readonly born = Math.random().toString(36).slice(2);
+  private readonly born = crypto.randomUUID(); // an identity, not a workload: no seed
   protected override initialState() { return { n: 0 }; }
   async whoAmI(): Promise<string> { return this.born; }
   async bump(): Promise<number> { this.state.n++; await this.writeState(); return this.state.n; }
