@@ -22,6 +22,7 @@ import { callHeaders } from './call-request.js';
 import { withDeadline } from './deadline.js';
 import type { GatewayEnv } from './env.js';
 import { HttpError, errorResponse } from './http-errors.js';
+import { openApiDocument } from './openapi.js';
 import { toPlainJson } from './plain-json.js';
 import { rateLimit } from './rate-limit.js';
 import { GRAIN_ROUTE, grainTarget } from './target.js';
@@ -53,6 +54,11 @@ export function createGatewayApp(backend: GatewayBackend, options: GatewayAppOpt
   app.get('/metrics', (c) => {
     if (!backend.metrics) throw new HttpError('not_found', 'metrics are not enabled on this gateway');
     return c.body(backend.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
+  for (const guard of guards) app.get('/openapi.json', guard);
+  app.get('/openapi.json', (c) => {
+    if (!backend.types) throw new HttpError('not_found', 'this gateway does not describe its grains');
+    return c.json(openApiDocument(backend.types()));
   });
   for (const path of PROBES) {
     app.all(path, () => { throw new HttpError('method_not_allowed', `${path} accepts GET or HEAD`, { allow: 'GET, HEAD' }); });

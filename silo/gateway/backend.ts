@@ -1,6 +1,7 @@
 /** What the gateway app needs from whatever hosts the grains (a silo, a Worker), and its options. */
 import type { Context } from 'hono';
 import type { DecodeOptions } from '../../runtime/codec.js';
+import type { GrainType } from '../../runtime/grain-type.js';
 import type { RateLimitOptions } from './rate-limit.js';
 
 export interface GatewayCall {
@@ -31,6 +32,8 @@ export interface GatewayBackend {
   recordCall?(type: string, method: string, outcome: string, seconds: number, namesKnown: boolean): void;
   /** Rebuilds grain references in codec-encoded arguments. */
   ref?: DecodeOptions['ref'];
+  /** The grain types this host serves (what `GET /openapi.json` describes); absent: 404. */
+  types?(): readonly GrainType[];
 }
 
 /** Where the gateway reports what callers should fix but that does not fail the request. */

@@ -32,6 +32,7 @@ export function siloBackend(silo: Silo): GatewayBackend {
       }
       return t.methods.has(method) ? 'callable' : 'not_callable';
     },
+    types: () => silo.types.names().map((n) => silo.types.get(n)!),
     ready: () => silo.ready,
     metrics: () => silo.renderMetrics(),
     recordCall(type, method, outcome, seconds, namesKnown) {

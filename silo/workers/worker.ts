@@ -91,6 +91,7 @@ function workerBackend(rt: WorkersRuntime): GatewayBackend {
       if (t === undefined) return 'no_such_type';
       return t.methods.has(method) ? 'callable' : 'not_callable';
     },
+    types: () => rt.types.names().map((n) => rt.types.get(n)!),
     ready: () => true,
     // This isolate's gateway calls only: each isolate counts its own (docs/serverless.md).
     metrics: () => metrics.render({

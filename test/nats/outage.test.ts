@@ -1,6 +1,6 @@
 /** NATS outages: a restart mid-run, and no NATS at all at start. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { GrainClient, Silo, SiloUnavailableError, memoryStorage, natsCluster } from 'granary';
+import { GrainClient, Silo, SiloUnavailableError, TimeoutError, memoryStorage, natsCluster } from 'granary';
 import { systemClock } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { NatsServer, freePort } from '../support/nats-server.js';
@@ -22,7 +22,7 @@ describe('NATS outages', () => {
       const acked = new Map<string, number>(keys.map((k) => [k, 0]));
       for (const k of keys) { await client.getGrain(Counter, k).add(1); acked.set(k, 1); }
 
-      const outcomes: { start: number; ms: number; error?: unknown }[] = [];
+      const outcomes: { worker: number; start: number; error?: unknown }[] = [];
       let running = true;
       const worker = async (w: number) => {
         for (let i = 0; running; i++) {
@@ -31,30 +31,35 @@ describe('NATS outages', () => {
           try {
             await client.getGrain(Counter, k).add(1);
             acked.set(k, acked.get(k)! + 1);
-            outcomes.push({ start, ms: performance.now() - start });
+            outcomes.push({ worker: w, start });
           } catch (error) {
-            outcomes.push({ start, ms: performance.now() - start, error });
+            outcomes.push({ worker: w, start, error });
             await sleep(20);
           }
         }
       };
       const workers = Array.from({ length: 8 }, (_, w) => worker(w));
-      await sleep(500);
+      const succeeded = (since: number) => outcomes.filter((o) => o.start > since && o.error === undefined).length;
+      await until(() => succeeded(0) >= 20, 30_000, 'calls succeed before the outage');
       const down = performance.now();
       await server.restart(700); // SIGKILL, 0.7 s without NATS, same port and store
       const up = performance.now();
-      await sleep(3000);
+      // Recovered: every silo sees both silos again, and every worker had a call succeed since.
+      const recoveredAfter = (t: number) => silos.every((s) => s.connection.membership.live().length === silos.length)
+        && Array.from({ length: 8 }, (_, w) => w).every((w) => outcomes.some((o) => o.worker === w && o.start > t && o.error === undefined));
+      await until(() => recoveredAfter(up), 30_000, 'calls succeed again after NATS is back');
+      const recovered = performance.now();
+      await until(() => outcomes.filter((o) => o.start > recovered).length >= 100, 30_000, '100 calls after recovery');
       running = false;
       await Promise.all(workers);
 
       const failures = outcomes.filter((o) => o.error !== undefined);
       expect(failures.length).toBeGreaterThan(0); // the outage was felt...
       for (const f of failures) expect(f.error, String(f.error)).toBeInstanceOf(SiloUnavailableError); // ...only as this error
-      // None hung: every call settled well within its 4 s deadline.
-      expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(3000);
-      // Calls succeed again soon after NATS is back, and from then on.
-      const after = outcomes.filter((o) => o.start > up + 1500);
-      expect(after.length).toBeGreaterThan(50);
+      // None hung: a call still waiting at its 4 s deadline would have failed with TimeoutError.
+      expect(failures.filter((f) => f.error instanceof TimeoutError)).toEqual([]);
+      // Once recovered, calls keep succeeding.
+      const after = outcomes.filter((o) => o.start > recovered);
       expect(after.filter((o) => o.error !== undefined).map((o) => String(o.error)).slice(0, 5)).toEqual([]);
       expect(outcomes.filter((o) => o.start < down && o.error === undefined).length).toBeGreaterThan(0);
       // Membership recovered everywhere, and no acknowledged increment was lost.
@@ -69,9 +74,8 @@ describe('NATS outages', () => {
 
   it('no NATS at start: a clear SiloUnavailableError naming the URL', async () => {
     const url = `nats://127.0.0.1:${await freePort()}`;
-    const t = performance.now();
+    // (A connect that kept retrying instead would hang here until the test's timeout.)
     const err = await natsCluster({ servers: url, name: 'nowhere' }).connect({ clock: systemClock }).catch((e: unknown) => e);
-    expect(performance.now() - t).toBeLessThan(5000);
     expect(err).toBeInstanceOf(SiloUnavailableError);
     expect((err as Error).message).toContain(url);
     expect((err as Error).message).toMatch(/could not connect to NATS/);
@@ -100,7 +104,7 @@ describe('NATS outages', () => {
       await a.stop();
       for (let i = 0; i < 20; i++) expect(await client.getGrain(Counter, `g${i}`).add(1)).toBe(3);
       expect(b.activationCount('Counter')).toBe(20);
-      await until(() => b.connection.membership.live().length === 1, 2000, 'b alone');
+      await until(() => b.connection.membership.live().length === 1, 20_000, 'b alone');
     } finally {
       await client.close();
       await b.stop();

@@ -7,12 +7,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type KV, type NatsConnection } from 'nats';
-import { GrainClient, SiloUnavailableError } from 'granary';
+import { GrainClient, SiloUnavailableError, natsCluster } from 'granary';
+import { jsonLogger } from 'granary/internal';
 import type { Counter } from '../../grains/index.js';
 import { startDynaliteProcess, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
 import { NatsServer } from '../support/nats-server.js';
 import { REPO, spawnSilo, type SiloProcess } from '../process/silo-process.js';
-import { sleep } from './helpers.js';
+import { sleep, until } from './helpers.js';
 
 let nats: NatsServer;
 let dynamo: DynamoEndpoint;
@@ -33,6 +34,8 @@ afterAll(async () => {
 interface ProcessCluster {
   silos: SiloProcess[];
   clients: GrainClient[];
+  /** Why each verdict "silo declared dead" on `siloId` was given, by the silos (past and present) and the clients. */
+  verdicts(siloId: string): string[];
   directory: KV;
   membership: KV;
   stop(): Promise<void>;
@@ -46,12 +49,17 @@ async function startCluster(storage: 'memory' | 'dynalite'): Promise<ProcessClus
   else Object.assign(env, { GRANARY_DYNAMODB_TABLE: uniqueTable('granary_nats_procs'), GRANARY_DYNAMODB_ENDPOINT: dynamo.endpoint, GRANARY_DYNAMODB_CREATE_TABLE: '1', AWS_REGION: 'local' });
   const silos = [await spawnSilo(env)]; // the first one creates the table
   silos.push(...(await Promise.all([spawnSilo(env), spawnSilo(env)])));
+  const all = [...silos];
+  const clientLogs: LogLine[] = [];
+  const logger = jsonLogger({ level: 'warn', write: (line) => clientLogs.push(JSON.parse(line) as LogLine) });
   const clients: GrainClient[] = [];
-  for (let i = 0; i < 4; i++) clients.push(await GrainClient.connect({ nats: nats.url, cluster }));
+  for (let i = 0; i < 4; i++) clients.push(await GrainClient.connect({ cluster: natsCluster({ servers: nats.url, name: cluster, logger }) }));
   const js = nc.jetstream();
   return {
     silos,
     clients,
+    verdicts: (siloId) => [...clientLogs, ...all.flatMap((p) => p.logs)]
+      .filter((l) => l.msg === 'silo declared dead' && l.dead === siloId).map((l) => String(l.why)),
     directory: await js.views.kv(`granary-${cluster}-directory`, { bindOnly: true }),
     membership: await js.views.kv(`granary-${cluster}-silos`, { bindOnly: true }),
     async stop() {
@@ -93,6 +101,11 @@ async function entryGone(kv: KV, key: string, withinMs: number): Promise<boolean
 }
 
 interface Outcome { key: string; start: number; end: number; error?: unknown }
+type LogLine = SiloProcess['logs'][number];
+
+/** Whether every key in `keys` had a call succeed that started after `since`. */
+const answeredSince = (outcomes: Outcome[], keys: string[], since: number): boolean =>
+  keys.every((k) => outcomes.some((o) => o.key === k && o.error === undefined && o.start >= since));
 
 /** `workers` loops of `add(1)` over `keys` from the clients until `stop()`; counts what was acknowledged. */
 function load(clients: GrainClient[], keys: string[], workers: number) {
@@ -156,30 +169,29 @@ describe('silo processes on NATS: failover and graceful stop under load', () => 
     expect(onVictim.length).toBeGreaterThan(0);
 
     const run = load(c.clients, keys, keys.length); // one loop per grain: its recovery is its own
-    await sleep(700);
+    await until(() => answeredSince(run.outcomes, keys, 0), 30_000, 'every grain answers under load before the kill');
     const killedAt = performance.now();
     victim.child.kill('SIGKILL');
     await victim.exited;
     c.silos.shift();
-    await sleep(4000);
+    // Every grain of the victim comes back: a call started after the kill succeeds.
+    await until(() => answeredSince(run.outcomes, onVictim, killedAt), 40_000, 'every grain of the killed silo answers again');
     await run.stop();
 
     const failures = run.outcomes.filter((o) => o.error !== undefined);
-    // Only calls that were in flight on the victim can fail, and only as "may or may not have run".
+    // Only calls that were in flight on the victim can fail, and only as "may or may not have
+    // run": with one loop per grain, that is at most one call per grain of the victim.
     for (const f of failures) {
       expect(f.error, String(f.error)).toBeInstanceOf(SiloUnavailableError);
-      expect(f.start).toBeLessThan(killedAt + 1000);
+      expect(onVictim, `${f.key} was not on the killed silo`).toContain(f.key);
     }
-    expect(run.outcomes.filter((o) => o.start > killedAt + 1000 && o.error !== undefined)).toEqual([]);
-    // Time to the first success of each of the victim's grains after the kill.
-    const recovery = onVictim.map((k) => Math.min(...run.outcomes.filter((o) => o.key === k && o.error === undefined && o.start >= killedAt).map((o) => o.end)) - killedAt);
-    // Failover must not wait for the heartbeat verdict (stale after 4 s, then a ping): it is
-    // driven by "no responders" and the slow-call probe, so every grain is back well before
-    // that. (Typically in 0.1-0.4 s; on a loaded 2-core machine the re-activation's storage
-    // and KV round trips queue behind the load. bench/nats-failover measures the figure.)
-    const bound = 3500;
-    const slow = onVictim.filter((_, i) => recovery[i]! >= bound).map((k) => `${k}: ${run.outcomes.filter((o) => o.key === k && o.end >= killedAt).map((o) => `[${Math.round(o.start - killedAt)}..${Math.round(o.end - killedAt)} ms ${o.error === undefined ? 'ok' : String(o.error)}]`).join(' ')}`);
-    expect(Math.max(...recovery), slow.join('\n')).toBeLessThan(bound);
+    expect(new Set(failures.map((f) => f.key)).size).toBe(failures.length);
+    // Failover did not wait for the heartbeat verdict (stale after 4 s, then a ping): every
+    // verdict on the victim came from "no responders" and the slow-call probe, before anyone's
+    // heartbeat verdict. (bench/nats-failover measures how long failover takes.)
+    const verdicts = c.verdicts(victimId);
+    expect(verdicts.length).toBeGreaterThan(0);
+    for (const why of verdicts) expect(why).toBe('no responders');
     // Nothing acknowledged is lost: every key holds at least 1 + its acknowledged adds, and at
     // most that plus the adds whose outcome is unknown.
     const unknown = new Map<string, number>();
@@ -192,7 +204,7 @@ describe('silo processes on NATS: failover and graceful stop under load', () => 
     // The victim's directory entries were replaced (not duplicated); its membership entry goes.
     const after = await owners(c.directory);
     for (const k of onVictim) expect(after.get(`Counter/${k}`)).not.toBe(victimId);
-    expect(await entryGone(c.membership, victimId, 5000)).toBe(true);
+    expect(await entryGone(c.membership, victimId, 20_000)).toBe(true);
   }, 60_000);
 
   it('SIGTERM under load: the silo deactivates, leaves the directory and the cluster; zero failed calls', async () => {
@@ -204,12 +216,12 @@ describe('silo processes on NATS: failover and graceful stop under load', () => 
     expect(keys.some((k) => map.get(`Counter/${k}`) === leavingId)).toBe(true);
 
     const run = load(c.clients, keys, 16);
-    await sleep(700);
+    await until(() => answeredSince(run.outcomes, keys, 0), 30_000, 'every grain answers under load before SIGTERM');
     const signalledAt = performance.now();
     const { code } = await leaving.signal('SIGTERM');
     c.silos.shift();
     const exitedAt = performance.now();
-    await sleep(1000);
+    await until(() => run.outcomes.filter((o) => o.start > exitedAt).length > 20, 30_000, 'calls go on after the silo exited');
     await run.stop();
 
     expect(code).toBe(0);

@@ -50,6 +50,15 @@ describe('Worker gateway over raw HTTP', () => {
     expect(await client.getGrain<{ get(): Promise<number> }>('Counter', 'a/b ✓').get()).toBe(7);
   });
 
+  it('GET /openapi.json describes the hosted types\' callable methods with their argument schemas', async () => {
+    const r = await raw(port, 'GET', '/openapi.json');
+    expect(r.status).toBe(200);
+    expect(r.json.openapi).toBe('3.1.0');
+    expect(r.json.paths['/grains/Counter/{key}/add'].post.requestBody.content['application/json'].schema.properties.args)
+      .toMatchObject({ type: 'array', prefixItems: [{ type: 'integer' }] });
+    expect(Object.keys(r.json.paths).some((p) => p.endsWith('/onActivate') || p.endsWith('/writeState'))).toBe(false);
+  });
+
   it('errors carry the silo gateway\'s status codes and bodies', async () => {
     const cases: [string, unknown, number, string][] = [
       ['/grains/Probe/e/fail', { args: ['nope'] }, 500, 'grain_error'],
