@@ -5,7 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Silo, memoryStorage, natsCluster, type GrainClass } from 'granary';
+import { Silo, dynamoStorage, memoryStorage, natsCluster, type GrainClass } from 'granary';
 import { NatsServer } from '../test/support/nats-server.js';
 import { median, percentile } from './support.js';
 
@@ -44,15 +44,17 @@ export function workerRole<A>(): { role: string; args: A } | undefined {
 }
 
 export interface LoadResult {
+  /** Successful calls per second (failed ones are not work: they are counted in `errors`). */
   rate: number;
+  /** Latency percentiles (ms) of the successful calls. */
   p50: number;
   p99: number;
   errors: number;
 }
 
 /**
- * `concurrency` loops each calling `call(worker)` back to back for `ms`; throughput and
- * latency percentiles (ms) over every call.
+ * `concurrency` loops each calling `call(worker)` back to back for `ms`; the rate and latency
+ * percentiles (ms) of the calls that succeeded, and how many failed.
  */
 export async function closedLoop(concurrency: number, ms: number, call: (worker: number) => Promise<unknown>): Promise<LoadResult> {
   const latencies: number[] = [];
@@ -65,18 +67,31 @@ export async function closedLoop(concurrency: number, ms: number, call: (worker:
       if (s >= end) return;
       try {
         await call(w);
+        latencies.push(performance.now() - s);
       } catch {
         errors++;
       }
-      latencies.push(performance.now() - s);
     }
   }));
   const elapsed = performance.now() - t0;
-  return { rate: latencies.length / (elapsed / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+  const p = (q: number) => (latencies.length === 0 ? NaN : percentile(latencies, q));
+  return { rate: latencies.length / (elapsed / 1000), p50: p(50), p99: p(99), errors };
 }
 
-/** Runs `a` and `b` alternately `rounds` times; medians of each figure, and of the per-round rate ratios. */
-export async function alternate(rounds: number, a: () => Promise<LoadResult>, b: () => Promise<LoadResult>): Promise<{ a: LoadResult; b: LoadResult; rateRatio: number; p50Ratio: number }> {
+export interface Alternated {
+  /** Medians of each side's rounds; `errors` summed over them. */
+  a: LoadResult;
+  b: LoadResult;
+  /** Every round of each side, in order. */
+  roundsA: LoadResult[];
+  roundsB: LoadResult[];
+  /** Per-round ratios a/b of rates and of p50 latencies. */
+  rateRatios: number[];
+  p50Ratios: number[];
+}
+
+/** Runs `a` and `b` alternately `rounds` times: each side's medians, and the per-round ratios. */
+export async function alternate(rounds: number, a: () => Promise<LoadResult>, b: () => Promise<LoadResult>): Promise<Alternated> {
   const ra: LoadResult[] = [];
   const rb: LoadResult[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -92,19 +107,28 @@ export async function alternate(rounds: number, a: () => Promise<LoadResult>, b:
   return {
     a: med(ra),
     b: med(rb),
-    rateRatio: median(ra.map((x, i) => x.rate / rb[i]!.rate)),
-    p50Ratio: median(ra.map((x, i) => x.p50 / rb[i]!.p50)),
+    roundsA: ra,
+    roundsB: rb,
+    rateRatios: ra.map((x, i) => x.rate / rb[i]!.rate),
+    p50Ratios: ra.map((x, i) => x.p50 / rb[i]!.p50),
   };
 }
 
 export const ms = (x: number): string => `${x.toFixed(3)} ms`;
 
+/** Where a benchmark's silos keep grain state: in memory (each process its own), or a DynamoDB table they share. */
+export type BenchStorage = { kind: 'memory' } | { kind: 'dynamodb'; endpoint: string; table: string };
+
 /**
- * In a forked worker: hosts `grains` on a silo of the NATS cluster `args` names, runs
- * `setup`, tells the parent it is ready, and exits when the parent goes away.
+ * In a forked worker: hosts `grains` on a silo of the NATS cluster `args` names, with the
+ * storage it names (memory by default), runs `setup`, tells the parent it is ready, and exits
+ * when the parent goes away.
  */
-export async function serveSilo(grains: GrainClass[], args: { url: string; cluster: string }, setup?: () => Promise<void>): Promise<void> {
-  const silo = await Silo.start({ grains, cluster: natsCluster({ servers: args.url, name: args.cluster }), storage: memoryStorage() });
+export async function serveSilo(grains: GrainClass[], args: { url: string; cluster: string; storage?: BenchStorage }, setup?: () => Promise<void>): Promise<void> {
+  const storage = args.storage?.kind === 'dynamodb'
+    ? dynamoStorage({ table: args.storage.table, endpoint: args.storage.endpoint, region: 'local' })
+    : memoryStorage();
+  const silo = await Silo.start({ grains, cluster: natsCluster({ servers: args.url, name: args.cluster }), storage });
   await setup?.();
   process.send!({ silo: silo.id });
   process.on('disconnect', () => process.exit(0));

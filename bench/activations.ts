@@ -8,7 +8,7 @@
  */
 import { Grain, Silo } from 'granary';
 import { FakeClock } from 'granary/testing';
-import { heading, median } from './support.js';
+import { figure, fmtMs, heading, median, verdict } from './support.js';
 
 class Small extends Grain<{ value: number }> {
   static idleTimeoutMs = 15 * 60_000;
@@ -39,7 +39,7 @@ async function activate(silo: Silo, cls: typeof Small, prefix: string, n: number
 
 async function memoryPerActivation(n: number): Promise<void> {
   const clock = new FakeClock();
-  const silo = await Silo.start({ grains: [Small], clock });
+  const silo = await Silo.start({ grains: [Small], clock, limits: { maxActivations: Infinity } });
   const before = heapUsed();
   await activate(silo, Small, 'm', n);
   const after = heapUsed();
@@ -49,7 +49,8 @@ async function memoryPerActivation(n: number): Promise<void> {
   const s1 = heapUsed();
   const perActivation = (after - before) / n;
   const perState = (s1 - s0) / n;
-  console.log(`${String(n).padStart(9)} activations: ${perActivation.toFixed(0)} B each in all, state ${perState.toFixed(0)} B → ${(perActivation - perState).toFixed(0)} B beyond the state   (target ≤ 1024 B: ${perActivation - perState <= 1024 ? 'met' : 'NOT met'})`);
+  const fmtB = (x: number) => `${x.toFixed(0)} B`;
+  console.log(`${String(n).padStart(9)} activations: ${perActivation.toFixed(0)} B each in all, state ${perState.toFixed(0)} B → ${(perActivation - perState).toFixed(0)} B beyond the state (1 round)   ${verdict([perActivation - perState], { atMost: 1024 }, fmtB)}`);
   if (silo.activationCount() !== n) throw new Error(`expected ${n} activations, found ${silo.activationCount()}`);
   states.length = 0;
   silo.catalog.abandonAll();
@@ -59,7 +60,7 @@ async function collectorTick(): Promise<void> {
   const total = 1_000_000;
   const expiring = total / 100;
   const clock = new FakeClock();
-  const silo = await Silo.start({ grains: [Small, Brief], clock });
+  const silo = await Silo.start({ grains: [Small, Brief], clock, limits: { maxActivations: Infinity } });
   await activate(silo, Brief, 'b', expiring);
   await activate(silo, Small, 's', total - expiring);
   const ticks: number[] = [];
@@ -86,7 +87,8 @@ async function collectorTick(): Promise<void> {
   }
   const tick = median(ticks);
   const left = silo.activationCount();
-  console.log(`collector tick, ${total / 1e6} M activations, ${expiring} expiring: examined ${examined}, tick ${tick.toFixed(1)} ms median of ${ticks.length} (target ≤ 20 ms: ${tick <= 20 ? 'met' : 'NOT met'}); the deactivations then take ${drained.toFixed(0)} ms in batches; ${left} left`);
+  figure(`collector tick, ${total / 1e6} M activations, ${expiring} expiring`, ticks, { fmt: fmtMs, target: { atMost: 20 } });
+  console.log(`  examined ${examined} in the last tick; its deactivations then took ${drained.toFixed(0)} ms in batches; ${left} left`);
   console.log(`  beside: one plain pass over all ${total / 1e6} M activations takes ${median(loops).toFixed(1)} ms (median of 5): ratio tick/scan ${(tick / median(loops)).toFixed(2)}×`);
   if (left !== total - expiring) throw new Error(`expected ${total - expiring} left, found ${left}`);
   silo.catalog.abandonAll();

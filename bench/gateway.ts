@@ -72,11 +72,11 @@ async function main(): Promise<void> {
     const honoOnly = { name: 'hono', ops: c, batch: concurrent(c, postOnce(`${hono.url}/grains/Counter/bench/get`)) };
     const viaClient = { name: 'GrainClient.http', ops: c, batch: concurrent(c, () => counter.get()) };
     const r1 = await paired(gw, bare);
-    row(`gateway POST Counter.get c${c}`, fmtRate(r1.a), `bare node:http JSON c${c}`, fmtRate(r1.b), r1.ratio);
+    row({ label: `gateway POST Counter.get c${c}`, value: fmtRate(r1.a), limitLabel: `bare node:http JSON c${c}`, limit: fmtRate(r1.b), ratios: r1.ratios });
     const r2 = await paired(gw, honoOnly);
-    row(`gateway POST Counter.get c${c}`, fmtRate(r2.a), `trivial Hono route c${c}`, fmtRate(r2.b), r2.ratio);
+    row({ label: `gateway POST Counter.get c${c}`, value: fmtRate(r2.a), limitLabel: `trivial Hono route c${c}`, limit: fmtRate(r2.b), ratios: r2.ratios });
     const r3 = await paired(viaClient, bare);
-    row(`GrainClient.http get() c${c}`, fmtRate(r3.a), `bare node:http JSON c${c}`, fmtRate(r3.b), r3.ratio);
+    row({ label: `GrainClient.http get() c${c}`, value: fmtRate(r3.a), limitLabel: `bare node:http JSON c${c}`, limit: fmtRate(r3.b), ratios: r3.ratios });
   }
 
   await client.close();

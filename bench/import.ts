@@ -3,13 +3,14 @@
  * built dist, resolved through the package's `exports`), beside `await import('hono')` in
  * the same run, alternating rounds so drifting machine load hits both alike. Each figure is
  * the time of the import inside the child (not the process start), median and min–max over
- * the rounds; the ratio is the median of per-round ratios. Target: root import ≤ 60 ms.
+ * the rounds; the ratio is the median of per-round ratios. Target: root import ≤ 60 ms in
+ * every round.
  */
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { heading, median } from './support.js';
+import { fmtMs, fmtRatio, heading, spread, verdict } from './support.js';
 
 const run = promisify(execFile);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -32,10 +33,6 @@ async function coldImport(specifier: string): Promise<Sample> {
   return JSON.parse(stdout.trim().split('\n').pop()!) as Sample;
 }
 
-function spread(samples: number[]): string {
-  return `${median(samples).toFixed(1)} ms (${Math.min(...samples).toFixed(1)}–${Math.max(...samples).toFixed(1)})`;
-}
-
 heading(`cold import of the package root (node ${process.version}; ${ROUNDS} alternating rounds, fresh process each)`);
 await coldImport('granary'); // warm the file system cache for both, outside the figures
 await coldImport('hono');
@@ -51,10 +48,6 @@ for (let i = 0; i < ROUNDS; i++) {
 }
 const wall = (xs: Sample[]) => xs.map((x) => x.wallMs);
 const cpu = (xs: Sample[]) => xs.map((x) => x.cpuMs);
-const granaryMs = median(wall(granary));
-console.log(`${"import('granary')".padEnd(18)} wall ${spread(wall(granary)).padEnd(26)} cpu ${spread(cpu(granary))}`);
-console.log(`${"import('hono')".padEnd(18)} wall ${spread(wall(hono)).padEnd(26)} cpu ${spread(cpu(hono))}`);
-console.log(
-  `granary / hono: ${median(ratios).toFixed(2)}×; granary ${granaryMs.toFixed(1)} ms ` +
-    (granaryMs <= TARGET_MS ? `(target ≤ ${TARGET_MS} ms met)` : `(target ≤ ${TARGET_MS} ms NOT met)`),
-);
+console.log(`${"import('granary')".padEnd(18)} wall ${spread(wall(granary), fmtMs).padEnd(30)} cpu ${spread(cpu(granary), fmtMs)}   ${verdict(wall(granary), { atMost: TARGET_MS }, fmtMs)}`);
+console.log(`${"import('hono')".padEnd(18)} wall ${spread(wall(hono), fmtMs).padEnd(30)} cpu ${spread(cpu(hono), fmtMs)}`);
+console.log(`granary / hono (wall): ${spread(ratios, fmtRatio)}`);

@@ -4,12 +4,14 @@
  *  - an AsyncLocalStorage.run + per-object promise-mailbox loop: the floor of a local grain
  *    call on Node 20 (PERF-NOTES);
  *  - Granary: `await ref.add(1)` sequentially, and 1,000 grains called concurrently.
- * Target: Granary ≥ 0.7× the ALS + mailbox loop.
+ * Target: Granary ≥ 0.7× the ALS + mailbox loop in every round.
+ * Also: how long `TestCluster.start({ silos: 3 })` takes (target ≤ 500 ms in every round):
+ * a test cluster should cost a test nothing noticeable.
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
-import { Grain, Silo } from 'granary';
+import { Grain, Silo, TestCluster } from 'granary';
 import { scopeStorage } from 'granary/internal';
-import { fmtRate, heading, paired, row, throughput } from './support.js';
+import { figure, fmtMs, fmtRate, heading, paired, row, throughput } from './support.js';
 
 class Plain {
   value = 0;
@@ -70,11 +72,22 @@ async function main(): Promise<void> {
   const plainAfter = await throughput('plain await (after ALS is on)', SEQ, plainBatch);
   await silo.stop();
 
-  row('granary local call, sequential', fmtRate(seq.a), 'ALS + mailbox loop', fmtRate(seq.b), seq.ratio, 0.7);
-  row('granary local call, 1000 grains concurrent', fmtRate(par.a), 'ALS + mailbox, 1000 objects', fmtRate(par.b), par.ratio, 0.7);
-  row('local call with an object argument (copied)', fmtRate(copying.a), 'same call, primitive argument', fmtRate(copying.b), copying.ratio);
-  row('granary local call, sequential', fmtRate(seq.a), 'plain await obj.m() (no ALS yet)', fmtRate(plainBefore.opsPerSec), seq.a / plainBefore.opsPerSec);
-  row('plain await after ALS is in use', fmtRate(plainAfter.opsPerSec), 'plain await before', fmtRate(plainBefore.opsPerSec), plainAfter.opsPerSec / plainBefore.opsPerSec);
+  row({ label: 'granary local call, sequential', value: fmtRate(seq.a), limitLabel: 'ALS + mailbox loop', limit: fmtRate(seq.b), ratios: seq.ratios, atLeast: 0.7 });
+  row({ label: 'granary local call, 1000 grains concurrent', value: fmtRate(par.a), limitLabel: 'ALS + mailbox, 1000 objects', limit: fmtRate(par.b), ratios: par.ratios, atLeast: 0.7 });
+  row({ label: 'local call with an object argument (copied)', value: fmtRate(copying.a), limitLabel: 'same call, primitive argument', limit: fmtRate(copying.b), ratios: copying.ratios });
+  // Not alternated (plain await is measured before ALS is ever used): ratios of the medians' rounds.
+  row({ label: 'granary local call, sequential', value: fmtRate(seq.a), limitLabel: 'plain await obj.m() (no ALS yet)', limit: fmtRate(plainBefore.opsPerSec), ratios: plainBefore.samples.map((p) => seq.a / p) });
+  row({ label: 'plain await after ALS is in use', value: fmtRate(plainAfter.opsPerSec), limitLabel: 'plain await before', limit: fmtRate(plainBefore.opsPerSec), ratios: plainAfter.samples.map((p, i) => p / plainBefore.samples[i]!) });
+
+  // A test cluster's start (the tests' fixture): memory cluster, fake clock, 3 silos.
+  const starts: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    const c = await TestCluster.start({ silos: 3, grains: [Adder] });
+    starts.push(performance.now() - t0);
+    await c.stop();
+  }
+  figure('TestCluster.start({ silos: 3 })', starts.slice(2), { fmt: fmtMs, target: { atMost: 500 }, note: '(2 warm-up starts left out)' });
 }
 
 await main();

@@ -5,22 +5,22 @@
  * same run with the same provider: two conditional writes in parallel (the prepares), then a
  * create-only write (the commit record). Throughput and p50/p99, on memory storage and on
  * dynalite (its own process). Also counts the storage writes per committed transaction.
- * Target: ≥ 0.5× the bound. Alternating rounds (ABAB…), medians.
+ * Target: ≥ 0.5× the bound in every round. Alternating rounds (ABAB…).
+ *
+ * Contended: the same transfer among few accounts, pairs drawn at random (seeded:
+ * GRANARY_TEST_SEED repeats a run), so transactions conflict and abort (no-wait): committed
+ * transfers/s and the abort rate, per round. Aborts and errors are never counted as transfers.
  */
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import {
-  Grain, GrainClient, Silo, dynamoStorage, memoryCluster, memoryStorage,
+  Grain, GrainClient, Silo, TransactionAbortedError, dynamoStorage, memoryCluster, memoryStorage,
   type StorageProvider, type TransactionalState,
 } from 'granary';
 import { encode, grainId, jsonLogger } from 'granary/internal';
-import { fmtRate, heading, median, percentile, row } from './support.js';
-import { freePort } from '../test/support/ports.js';
+import { fmtRate, figure, heading, median, percentile, row } from './support.js';
+import { startDynaliteProcess } from '../test/support/dynamodb.js';
+import { workloadRandom } from '../test/support/random.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-const require = createRequire(import.meta.url);
 
 /** The sample Account (grains/account.ts), declared here so the bench imports granary only once. */
 class Account extends Grain {
@@ -57,25 +57,44 @@ function counting(inner: StorageProvider): { storage: StorageProvider; writes():
   };
 }
 
-interface Round { rate: number; lat: number[]; cpuUs: number }
+interface Round { rate: number; lat: number[]; cpuUs: number; aborted: number; errors: number; firstError?: unknown }
 
-/** `workers` loops doing `op(w)` for `ms`; ops/s and every latency (ms). */
+/**
+ * `workers` loops doing `op(w)` for `ms`: completed ops/s and their latencies (ms); aborted
+ * transactions and other failures are counted apart, never as work.
+ */
 async function measure(workers: number, ms: number, op: (w: number) => Promise<void>): Promise<Round> {
   const lat: number[] = [];
-  let done = 0;
+  let aborted = 0;
+  let errors = 0;
+  let firstError: unknown;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + ms;
   await Promise.all(Array.from({ length: workers }, async (_, w) => {
     while (performance.now() < end) {
       const s = performance.now();
-      await op(w);
-      lat.push(performance.now() - s);
-      done++;
+      try {
+        await op(w);
+        lat.push(performance.now() - s);
+      } catch (err) {
+        if (err instanceof TransactionAbortedError) aborted++;
+        else { errors++; firstError ??= err; }
+      }
     }
   }));
   const cpu = process.cpuUsage(cpu0);
-  return { rate: done / ((performance.now() - t0) / 1000), lat, cpuUs: (cpu.user + cpu.system) / done };
+  const done = Math.max(1, lat.length);
+  return { rate: lat.length / ((performance.now() - t0) / 1000), lat, cpuUs: (cpu.user + cpu.system) / done, aborted, errors, firstError };
+}
+
+/** Prints what failed in `rounds` (nothing when nothing did). */
+function failures(label: string, rounds: Round[]): void {
+  const aborted = rounds.reduce((n, r) => n + r.aborted, 0);
+  const errors = rounds.reduce((n, r) => n + r.errors, 0);
+  if (aborted + errors === 0) return;
+  const first = rounds.find((r) => r.firstError !== undefined)?.firstError;
+  console.log(`${''.padEnd(44)} ${label}: ${aborted} aborted, ${errors} failed (not counted)${first ? `; first failure: ${String(first)}` : ''}`);
 }
 
 async function bench(storageName: string, inner: StorageProvider, concurrency: number, options: { ms: number; rounds: number }): Promise<void> {
@@ -147,40 +166,67 @@ async function bench(storageName: string, inner: StorageProvider, concurrency: n
   const all = (xs: Round[]) => xs.flatMap((x) => x.lat);
   const tl = all(t);
   const rl = all(r);
-  row(`${storageName} c${concurrency}: transfer`, fmtRate(median(t.map((x) => x.rate))), '3 raw writes (2 ∥ + 1)', fmtRate(median(r.map((x) => x.rate))), median(ratios), 0.5);
+  row({ label: `${storageName} c${concurrency}: transfer`, value: fmtRate(median(t.map((x) => x.rate))), limitLabel: '3 raw writes (2 ∥ + 1)', limit: fmtRate(median(r.map((x) => x.rate))), ratios, atLeast: 0.5 });
   console.log(`${''.padEnd(44)} p50 ${percentile(tl, 50).toFixed(2)} ms, p99 ${percentile(tl, 99).toFixed(2)} ms   vs raw p50 ${percentile(rl, 50).toFixed(2)} ms, p99 ${percentile(rl, 99).toFixed(2)} ms;  storage writes per transaction: ${(writes / committed).toFixed(2)}`);
   console.log(`${''.padEnd(44)} CPU of this process per op: ${(median(t.map((x) => x.cpuUs)) / 1000).toFixed(3)} ms vs ${(median(r.map((x) => x.cpuUs)) / 1000).toFixed(3)} ms`);
-  row(`${storageName} c${concurrency}: transfer`, fmtRate(median(t.map((x) => x.rate))), 'same 2 calls, no transaction', fmtRate(median(pl.map((x) => x.rate))), median(plainRatios));
+  row({ label: `${storageName} c${concurrency}: transfer`, value: fmtRate(median(t.map((x) => x.rate))), limitLabel: 'same 2 calls, no transaction', limit: fmtRate(median(pl.map((x) => x.rate))), ratios: plainRatios });
+  failures('transfers', t);
+  failures('raw writes', r);
+  failures('plain calls', pl);
   await client.close();
   await silo.stop();
 }
 
 
-/** dynalite in its own process (its CPU is not this process's), in memory. */
-async function dynalite(): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const cli = join(dirname(require.resolve('dynalite')), 'cli.js');
-  const child = spawn(process.execPath, [cli, '--port', String(port), '--host', '127.0.0.1', '--createTableMs', '0'], { stdio: 'ignore' });
-  process.once('exit', () => child.kill('SIGKILL'));
-  const endpoint = `http://127.0.0.1:${port}`;
-  const probe = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'granary', secretAccessKey: 'granary' }, maxAttempts: 1 });
-  for (const deadline = Date.now() + 30_000; ;) {
-    try { await probe.send(new ListTablesCommand({})); break; } catch {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error('dynalite did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  probe.destroy();
-  return { endpoint, stop: () => new Promise<void>((ok) => { child.once('exit', () => ok()); child.kill('SIGTERM'); }) };
+/**
+ * Transfers among `accounts` accounts from `workers` loops, each between two accounts drawn at
+ * random: conflicts abort (no-wait) and the worker goes on with another pair. Committed
+ * transfers/s and the abort rate (aborted / attempted), per round.
+ */
+async function contended(storageName: string, storage: StorageProvider, o: { accounts: number; workers: number; ms: number; rounds: number }): Promise<void> {
+  const cluster = memoryCluster();
+  const silo = await Silo.start({ grains: [Account], cluster, storage, logger: jsonLogger({ level: 'error' }) });
+  const client = await GrainClient.connect({ cluster });
+  const tag = `${storageName.replace(/\W/g, '')}-hot-${Date.now().toString(36)}`;
+  const refs = Array.from({ length: o.accounts }, (_, i) => client.getGrain(Account, `${tag}-${i}`));
+  await client.transaction(async () => { for (const a of refs) await a.deposit(1e9); });
+  const random = workloadRandom(`transactions: contended ${storageName}`);
+  const transfer = async () => {
+    const i = Math.floor(random() * refs.length);
+    const j = (i + 1 + Math.floor(random() * (refs.length - 1))) % refs.length;
+    await client.transaction(async () => {
+      await refs[i]!.withdraw(1);
+      await refs[j]!.deposit(1);
+    });
+  };
+  await measure(o.workers, o.ms / 2, transfer);
+  const rounds: Round[] = [];
+  for (let i = 0; i < o.rounds; i++) rounds.push(await measure(o.workers, o.ms, transfer));
+  const label = `${storageName}: ${o.accounts} accounts, ${o.workers} workers`;
+  figure(`${label}: committed transfers`, rounds.map((r) => r.rate), { fmt: fmtRate });
+  figure(`${label}: abort rate`, rounds.map((r) => r.aborted / Math.max(1, r.aborted + r.lat.length + r.errors)), { fmt: (x) => `${(x * 100).toFixed(1)} %` });
+  const lat = rounds.flatMap((r) => r.lat);
+  console.log(`${''.padEnd(44)} committed p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; ${rounds.reduce((n, r) => n + r.errors, 0)} failed otherwise (not counted)`);
+  const total = (await Promise.all(refs.map((a) => a.balance()))).reduce((x, y) => x + y, 0);
+  if (total !== o.accounts * 1e9) throw new Error(`money was made or lost under contention: total ${total}, expected ${o.accounts * 1e9}`);
+  await client.close();
+  await silo.stop();
 }
 
-heading('transactions: 2-grain transfer vs the raw conditional writes it needs (target ≥ 0.5×)');
 const quick = process.argv.includes('--quick');
 const opts = { ms: quick ? 400 : 1_000, rounds: quick ? 3 : 5 };
+const hot = { accounts: 4, workers: 16, ...opts };
+heading('transactions: 2-grain transfer vs the raw conditional writes it needs (target ≥ 0.5× in every round)');
 for (const c of [1, 32]) await bench('memory', memoryStorage(), c, opts);
-const db = await dynalite();
+const db = await startDynaliteProcess();
 const storage = dynamoStorage({ table: 'granary_txn_bench', endpoint: db.endpoint, region: 'local' });
-await storage.ensureTable();
-for (const c of [1, 32]) await bench('dynalite', storage, c, opts);
-await storage.close();
-await db.stop();
+try {
+  await storage.ensureTable();
+  for (const c of [1, 32]) await bench('dynalite', storage, c, opts);
+  heading(`transactions under contention: transfers among ${hot.accounts} accounts from ${hot.workers} workers (medians and min–max of ${hot.rounds} rounds)`);
+  await contended('memory', memoryStorage(), hot);
+  await contended('dynalite', storage, hot);
+} finally {
+  await storage.close();
+  await db.close();
+}

@@ -5,7 +5,8 @@
  * same work (the same POST /grains/Counter/<key>/add with {"args":[1]}: JSON body, one RPC to
  * the object named by the key, read, add, write to the SQLite-backed storage, JSON reply),
  * both in the same workerd (miniflare), over plain HTTP to each Worker's own socket.
- * At concurrency 1 (one key) and 32 (32 distinct keys). Target: Granary ≥ 0.8× the baseline.
+ * At concurrency 1 (one key) and 32 (32 distinct keys). Target: Granary ≥ 0.8× the baseline
+ * in every round.
  *
  *   npm run bench -- workers
  * (it bundles the sample-grain Worker itself, with deploy/build-worker.mjs, into a temp dir).
@@ -135,7 +136,7 @@ try {
         { name: 'baseline', ops: callers * perCaller, batch: batch(baseline, method, `c${callers}-`, callers, perCaller) },
         { ms: 1_000, rounds: 9 },
       );
-      row(`Counter.${method}(), concurrency ${callers}`, fmtRate(r.a), 'hand-written DO counter', fmtRate(r.b), r.ratio, method === 'add' ? 0.8 : undefined);
+      row({ label: `Counter.${method}(), concurrency ${callers}`, value: fmtRate(r.a), limitLabel: 'hand-written DO counter', limit: fmtRate(r.b), ratios: r.ratios, atLeast: method === 'add' ? 0.8 : undefined });
     }
   }
 } finally {

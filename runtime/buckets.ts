@@ -54,6 +54,15 @@ export class Buckets<T> {
     return seen;
   }
 
+  /** Every filed item, earliest bucket first (an item may be filed more than once, and may be stale). */
+  *ascending(): Generator<T> {
+    const indexes = [...this.buckets.keys()].sort((a, b) => a - b);
+    for (const index of indexes) {
+      const list = this.buckets.get(index);
+      if (list !== undefined) yield* list;
+    }
+  }
+
   get size(): number {
     let n = 0;
     for (const l of this.buckets.values()) n += l.length;

@@ -8,7 +8,8 @@ import { Activation, Status, type ActivationHost } from './activation.js';
 import { Buckets } from './buckets.js';
 import type { Clock } from './clock.js';
 import type { Directory, DirectoryEntry } from './cluster.js';
-import { GrainNotFoundError } from './errors.js';
+import { Bulkhead } from './bulkhead.js';
+import { GrainNotFoundError, SiloUnavailableError } from './errors.js';
 import type { CallFilter } from './filters.js';
 import type { DeactivationReason } from './grain.js';
 import { HostCore, activationError } from './host-core.js';
@@ -38,7 +39,31 @@ export interface CatalogOptions {
   /** New activations go elsewhere (the silo is stopping); undefined when there is nowhere. */
   placeElsewhere(call: PendingCall): void;
   onError(what: string, err: unknown, grain?: string): void;
+  /** Overload protection (defaults in `OVERLOAD_DEFAULTS`). */
+  limits?: Partial<CatalogLimits>;
 }
+
+export interface CatalogLimits {
+  /**
+   * Activations this silo keeps at most: past it, the idle ones nearest their idle timeout
+   * (least recently used) are deactivated (reason `overload`); when none is idle, calls that
+   * need a new activation are refused (`SiloUnavailableError`, HTTP 503 with `retry-after`).
+   */
+  maxActivations: number;
+  /** Activations starting at once (directory registration, state read, `onActivate`): the bulkhead. */
+  maxConcurrentActivations: number;
+  /** Activations waiting for the bulkhead; past it, refused like the above. */
+  maxPendingActivations: number;
+  /** The `retry-after` a refusal suggests. */
+  retryAfterMs: number;
+}
+
+export const OVERLOAD_DEFAULTS: CatalogLimits = {
+  maxActivations: 250_000,
+  maxConcurrentActivations: 64,
+  maxPendingActivations: 20_000,
+  retryAfterMs: 1_000,
+};
 
 /** How many idle activations are deactivated at once. */
 const DEACTIVATION_BATCH = 500;
@@ -56,6 +81,12 @@ export class Catalog extends HostCore implements ActivationHost {
   private sequence = 0;
   /** No new activations here: calls for grains not active go elsewhere. */
   accepting = true;
+  readonly limits: CatalogLimits;
+  private readonly bulkhead: Bulkhead;
+  /** Shed for overload and still deactivating (so the count that matters excludes them). */
+  private shedding = 0;
+  shedTotal = 0;
+  refusedTotal = 0;
   activationsTotal = 0;
   deactivationsTotal = 0;
 
@@ -64,6 +95,8 @@ export class Catalog extends HostCore implements ActivationHost {
 
   constructor(private readonly options: CatalogOptions) {
     super({ clock: options.clock, incomingFilters: options.incomingFilters });
+    this.limits = { ...OVERLOAD_DEFAULTS, ...options.limits };
+    this.bulkhead = new Bulkhead(this.limits.maxConcurrentActivations, this.limits.maxPendingActivations);
     this.storage = options.storage;
     this.defaultIdleTimeoutMs = options.defaultIdleTimeoutMs;
     this.idle = new Buckets(options.clock, options.collectionQuantumMs, (act, now) => this.checkIdle(act, now));
@@ -106,15 +139,66 @@ export class Catalog extends HostCore implements ActivationHost {
       this.options.placeElsewhere(call);
       return;
     }
+    if (this.activations.size - this.shedding >= this.limits.maxActivations && !this.shedIdle()) {
+      this.refuse(call, `silo ${this.options.siloId} holds its maximum of ${this.limits.maxActivations} activations, none of them idle`);
+      return;
+    }
     const created = new Activation({ id: call.target, key: call.targetKey, type, activationId: String(++this.sequence), host: this });
     this.activations.set(call.targetKey, created);
-    this.track(this.start(created));
+    // Queued first: a start refused at once (the bulkhead is full) answers it.
     created.receive(call);
+    this.track(this.start(created));
+  }
+
+  /** A call that needs a new activation this silo cannot take now. */
+  private refuse(call: PendingCall, why: string): void {
+    this.refusedTotal++;
+    call.reject(new SiloUnavailableError(`${why}; retry in ${Math.ceil(this.limits.retryAfterMs / 1000)} s (or raise the silo's limits: docs/deploy.md "Overload")`, {
+      data: { reason: 'overloaded', retryAfterMs: this.limits.retryAfterMs },
+    }));
+  }
+
+  /**
+   * Deactivates idle activations, least recently used first (the idle collector's buckets are
+   * ordered by idle expiry), until the silo is back under its bound with a little room, so
+   * the next activations do not each shed one. Returns whether it found any.
+   */
+  private shedIdle(): boolean {
+    const excess = this.activations.size - this.shedding - this.limits.maxActivations + 1;
+    const want = excess + Math.ceil(this.limits.maxActivations / 100);
+    // The buckets order activations by the expiry they were filed under; one used since then
+    // expires later than its bucket says. Take a few more candidates than needed from the
+    // earliest buckets and keep those whose real expiry is earliest: least recently used.
+    const candidates = new Set<Activation>();
+    for (const act of this.idle.ascending()) {
+      if (candidates.size >= 2 * want + 16) break;
+      if (act.status === Status.Valid && act.isIdle() && this.activations.get(act.key) === act) candidates.add(act);
+    }
+    if (candidates.size === 0) return false;
+    const picked = [...candidates].sort((a, b) => a.expiresAt() - b.expiresAt()).slice(0, want);
+    this.shedding += picked.length;
+    this.shedTotal += picked.length;
+    for (const act of picked) {
+      this.track(this.deactivate(act, 'overload').finally(() => { this.shedding--; }));
+    }
+    return picked.length >= excess;
   }
 
   private async start(act: Activation): Promise<void> {
     const mine: DirectoryEntry = { silo: this.options.siloId, activation: act.activationId };
     let registered = false;
+    // The bulkhead: a bounded number of activations start at once; past its queue, refuse.
+    const place = this.bulkhead.enter();
+    if (place === false) {
+      this.drop(act);
+      this.refusedTotal++;
+      act.fail(new SiloUnavailableError(
+        `silo ${this.options.siloId} has ${this.limits.maxPendingActivations} activations waiting to start; retry in ${Math.ceil(this.limits.retryAfterMs / 1000)} s`,
+        { data: { reason: 'overloaded', retryAfterMs: this.limits.retryAfterMs } },
+      ));
+      return;
+    }
+    await place;
     try {
       let winner = await this.options.directory.register(act.id, mine);
       if (winner.silo === mine.silo && winner.activation !== mine.activation) {
@@ -137,7 +221,14 @@ export class Catalog extends HostCore implements ActivationHost {
       this.options.onError('activation', err, act.key);
       act.fail(reported);
       if (registered) await this.options.directory.unregister(act.id, mine).catch(() => undefined);
+    } finally {
+      this.bulkhead.release();
     }
+  }
+
+  /** Activations starting now and waiting to start. */
+  get starting(): { active: number; queued: number } {
+    return { active: this.bulkhead.active, queued: this.bulkhead.queued };
   }
 
   // ---- ActivationHost ------------------------------------------------------------

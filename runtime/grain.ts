@@ -10,7 +10,8 @@ import type { GrainClass } from './grain-type.js';
 import type { GrainId } from './identity.js';
 import type { GrainRef } from './ref.js';
 
-export type DeactivationReason = 'idle' | 'requested' | 'shutdown' | 'error';
+/** Why an activation ends; `overload`: its silo sheds idle activations past its bound (least recently used first). */
+export type DeactivationReason = 'idle' | 'requested' | 'shutdown' | 'error' | 'overload';
 
 export interface TimerOptions {
   /** First tick after this many milliseconds (default: `periodMs`). */

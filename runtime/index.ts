@@ -26,8 +26,9 @@ export { Activation, Status as ActivationStatus, MAX_CHAIN_DEPTH } from './activ
 export type { ActivationComponent, ActivationHost, ActivationInit } from './activation.js';
 export { HostCore, MAX_HOPS, activationError, handleInbound, replyText } from './host-core.js';
 export type { HostCoreOptions, InboundOptions } from './host-core.js';
-export { Catalog } from './catalog.js';
-export type { CatalogOptions } from './catalog.js';
+export { Catalog, OVERLOAD_DEFAULTS } from './catalog.js';
+export type { CatalogLimits, CatalogOptions } from './catalog.js';
+export { Bulkhead } from './bulkhead.js';
 export { PendingCall } from './pending-call.js';
 export type { PendingCallInit } from './pending-call.js';
 export { CallRouter, ClusterCaller, DirectoryCache } from './cluster-caller.js';

@@ -98,7 +98,8 @@ export function checkGrains(options: CheckOptions = {}): CheckResult {
   const findings = new Map<string, CheckFinding>();
   const seenFiles = new Set<string>();
   for (const project of projectsFor(ts, cwd, options.paths ?? ['tsconfig.json'])) {
-    const program = ts.createProgram({ rootNames: project.rootNames, options: { ...project.options, noEmit: true } });
+    const compilerOptions = { ...project.options, noEmit: true };
+    const program = ts.createProgram({ rootNames: project.rootNames, options: compilerOptions, host: sharingHost(ts, compilerOptions) });
     const reader = new GrainReader(ts, program.getTypeChecker(), cwd);
     for (const name of project.rootNames) {
       const file = program.getSourceFile(name);
@@ -108,6 +109,34 @@ export function checkGrains(options: CheckOptions = {}): CheckResult {
     }
   }
   return { grains, findings: [...findings.values()] };
+}
+
+/**
+ * Parsed files, shared by the programs one process builds (a test checks several projects
+ * that all load granary and its dependencies), as TypeScript's own DocumentRegistry shares
+ * them between projects. A file changed on disk since (mtime) is parsed again.
+ */
+const parsedFiles = new Map<string, { mtimeMs: number; file: TS.SourceFile }>();
+
+function sharingHost(ts: TypeScript, options: TS.CompilerOptions): TS.CompilerHost {
+  const host = ts.createCompilerHost(options, true);
+  const parse = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, target, onError, shouldCreate) => {
+    const format = typeof target === 'object' ? `${target.languageVersion}/${target.impliedNodeFormat}` : String(target);
+    const key = `${format}\0${fileName}`;
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(fileName).mtimeMs;
+    } catch {
+      return parse(fileName, target, onError, shouldCreate);
+    }
+    const known = parsedFiles.get(key);
+    if (known !== undefined && known.mtimeMs === mtimeMs) return known.file;
+    const file = parse(fileName, target, onError, shouldCreate);
+    if (file !== undefined) parsedFiles.set(key, { mtimeMs, file });
+    return file;
+  };
+  return host;
 }
 
 // ---------------------------------------------------------------------------------------

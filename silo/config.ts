@@ -20,6 +20,9 @@ export const KNOWN_ENV_VARS = {
   GRANARY_GRAINS: 'module (path or package) whose exported grain classes are hosted; unset: the sample grains',
   GRANARY_IDLE_TIMEOUT_MS: 'idle time before a grain is deactivated, for types that set none (default 900000)',
   GRANARY_RESPONSE_TIMEOUT_MS: 'how long a call waits for its response (default 30000)',
+  GRANARY_MAX_ACTIVATIONS: 'activations a silo keeps at most; past it idle ones are shed, least recently used first (default 250000)',
+  GRANARY_MAX_CONCURRENT_ACTIVATIONS: 'activations starting at once: directory, state read, onActivate (default 64)',
+  GRANARY_MAX_PENDING_ACTIVATIONS: 'activations waiting to start; past it calls get 503 with retry-after (default 20000)',
   GRANARY_DRAIN_TIMEOUT_MS: 'bound on the graceful stop after SIGTERM (default 25000); keep it below the orchestrator grace period',
   GRANARY_LOG_LEVEL: 'debug | info | warn | error (default info)',
   GRANARY_AUTH_TOKEN: 'bearer token the gateway requires on /grains and /metrics; unset: no auth',
@@ -46,6 +49,8 @@ export interface SiloConfig {
   grainsModule: string | undefined;
   idleTimeoutMs: number | undefined;
   responseTimeoutMs: number | undefined;
+  /** Overload limits; unset ones keep the silo's defaults. */
+  limits: { maxActivations?: number; maxConcurrentActivations?: number; maxPendingActivations?: number };
   drainTimeoutMs: number;
   logLevel: ConfigLogLevel;
   authToken: string | undefined;
@@ -147,6 +152,11 @@ export function readConfig(env: Env): SiloConfig {
     grainsModule: get('GRANARY_GRAINS'),
     idleTimeoutMs: int(get('GRANARY_IDLE_TIMEOUT_MS'), 'GRANARY_IDLE_TIMEOUT_MS', 1, 365 * 24 * 3_600_000),
     responseTimeoutMs: int(get('GRANARY_RESPONSE_TIMEOUT_MS'), 'GRANARY_RESPONSE_TIMEOUT_MS', 1, 24 * 3_600_000),
+    limits: definedOnly({
+      maxActivations: int(get('GRANARY_MAX_ACTIVATIONS'), 'GRANARY_MAX_ACTIVATIONS', 1, 1_000_000_000),
+      maxConcurrentActivations: int(get('GRANARY_MAX_CONCURRENT_ACTIVATIONS'), 'GRANARY_MAX_CONCURRENT_ACTIVATIONS', 1, 100_000),
+      maxPendingActivations: int(get('GRANARY_MAX_PENDING_ACTIVATIONS'), 'GRANARY_MAX_PENDING_ACTIVATIONS', 0, 10_000_000),
+    }),
     drainTimeoutMs: int(get('GRANARY_DRAIN_TIMEOUT_MS'), 'GRANARY_DRAIN_TIMEOUT_MS', 1, 3_600_000) ?? 25_000,
     logLevel,
     authToken,
@@ -177,4 +187,8 @@ function isHttpUrl(s: string): boolean {
   } catch {
     return false;
   }
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }

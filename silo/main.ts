@@ -52,6 +52,7 @@ async function main(): Promise<void> {
       cluster,
       storage,
       idleTimeoutMs: config.idleTimeoutMs,
+      limits: config.limits,
       responseTimeoutMs: config.responseTimeoutMs,
       // The drain bound splits: HTTP requests in flight, then running turns, then the rest
       // (deactivation writes, leaving the cluster) in what is left.

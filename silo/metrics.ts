@@ -38,6 +38,8 @@ export interface MetricsSource {
   activationsTotal(): number;
   deactivationsTotal(): number;
   ready(): boolean;
+  /** Overload protection: activations shed, calls refused, activations starting and waiting (silos only). */
+  overload?(): { shed: number; refused: number; starting: number; waiting: number };
 }
 
 export class SiloMetrics {
@@ -125,6 +127,19 @@ export class SiloMetrics {
     out.push('# HELP granary_deactivations_total Activations deactivated on this silo since it started.');
     out.push('# TYPE granary_deactivations_total counter');
     out.push(`granary_deactivations_total ${source.deactivationsTotal()}`);
+    const overload = source.overload?.();
+    if (overload !== undefined) {
+      out.push('# HELP granary_activations_shed_total Idle activations deactivated because the silo held its maximum.');
+      out.push('# TYPE granary_activations_shed_total counter');
+      out.push(`granary_activations_shed_total ${overload.shed}`);
+      out.push('# HELP granary_overload_refused_total Calls refused because the silo could take no new activation (503, retry-after).');
+      out.push('# TYPE granary_overload_refused_total counter');
+      out.push(`granary_overload_refused_total ${overload.refused}`);
+      out.push('# HELP granary_activations_starting Activations starting now (the bulkhead) and waiting to start.');
+      out.push('# TYPE granary_activations_starting gauge');
+      out.push(`granary_activations_starting{state="running"} ${overload.starting}`);
+      out.push(`granary_activations_starting{state="waiting"} ${overload.waiting}`);
+    }
 
     out.push('# HELP granary_storage_errors_total Failed storage operations (reads, writes, clears), by operation.');
     out.push('# TYPE granary_storage_errors_total counter');

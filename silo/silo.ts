@@ -6,7 +6,7 @@
 import { ulid } from 'ulid';
 import {
   Catalog, GrainTypes, SiloUnavailableError, makeRef, systemClock,
-  type CallFilters, type Clock, type ClusterConnection, type ClusterProvider, type GrainClass, type GrainRef, type Grain,
+  type CallFilters, type CatalogLimits, type Clock, type ClusterConnection, type ClusterProvider, type GrainClass, type GrainRef, type Grain,
   type SiloInfo, type StorageProvider,
 } from '../runtime/index.js';
 import type { GatewayOptions } from './gateway/silo-gateway.js';
@@ -43,6 +43,11 @@ export interface SiloOptions {
    * HTTP or a grain), `outgoing` around every call this silo's grains make.
    */
   filters?: CallFilters;
+  /**
+   * Overload protection: the most activations kept (idle ones shed least recently used first),
+   * how many start at once and wait to start; see docs/deploy.md "Overload".
+   */
+  limits?: Partial<CatalogLimits>;
 }
 
 export type SiloState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
@@ -116,6 +121,7 @@ export class Silo {
       collectionQuantumMs: options.collectionQuantumMs ?? 1_000,
       drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
       incomingFilters: options.filters?.incoming,
+      limits: options.limits,
       ref: this.refFor,
       copy: (v) => router.copy(v),
       route: (c) => router.route(c),
@@ -171,6 +177,10 @@ export class Silo {
       activationsByType: () => this.catalog.countsByType(),
       activationsTotal: () => this.catalog.activationsTotal,
       deactivationsTotal: () => this.catalog.deactivationsTotal,
+      overload: () => {
+        const { active, queued } = this.catalog.starting;
+        return { shed: this.catalog.shedTotal, refused: this.catalog.refusedTotal, starting: active, waiting: queued };
+      },
       ready: () => this.ready,
     });
   }

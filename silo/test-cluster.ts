@@ -7,7 +7,7 @@ import { FakeClock, settle, type CallFilters, type GrainClass, type StorageProvi
 import { GrainClient } from '../client/index.js';
 import { jsonLogger, type Logger } from './log.js';
 import { memoryCluster, memoryStorage } from './memory/index.js';
-import { Silo } from './silo.js';
+import { Silo, type SiloOptions } from './silo.js';
 
 export interface TestClusterOptions {
   /** Number of silos to start (default 2). */
@@ -25,6 +25,8 @@ export interface TestClusterOptions {
   logger?: Logger;
   /** Call filters for every silo (as `Silo.start({ filters })`); `cluster.client` runs none. */
   filters?: CallFilters;
+  /** Overload limits for every silo (as `Silo.start({ limits })`). */
+  limits?: SiloOptions['limits'];
 }
 
 export class TestCluster {
@@ -61,6 +63,7 @@ export class TestCluster {
       drainTimeoutMs: this.options.drainTimeoutMs ?? 1_000,
       logger: this.options.logger ?? jsonLogger({ level: 'error' }),
       filters: this.options.filters,
+      limits: this.options.limits,
     });
     this.silos.push(silo);
     return silo;

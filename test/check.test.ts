@@ -102,6 +102,10 @@ describe('granary check', () => {
     // Not callable, so not reported: lifecycle hooks, #private, _names, public methods.
     expect(out).not.toMatch(/initialState|secret|_internal|\.add |\.post /);
     expect(lines.at(-1)).toBe('granary check: 4 private or protected methods callable by any client');
+
+    // What it reports is what the runtime exposes: TypeScript's private is gone at run time.
+    const { ShoppingCart } = (await import(/* @vite-ignore */ pathToFileURL(join(dir, 'src/cart.ts')).href)) as Record<string, GrainClass>;
+    expect([...callableMethods(ShoppingCart!)].sort()).toEqual(['add', 'applyDiscount', 'recompute']);
   }, 120_000);
 
   it('passes a clean project and lists what each type exposes, exactly as the runtime does', async () => {

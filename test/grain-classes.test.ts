@@ -32,8 +32,7 @@ describe('callable methods', () => {
     protected override initialState() { return { n: 0 }; }
     override async onActivate(): Promise<void> {}
     async add(n: number): Promise<number> { return (this.state.n += n); }
-    private async applyDiscount(): Promise<void> {}
-    protected recompute(): void {}
+    async discount(): Promise<void> {}
     #secret(): void {}
     _internal(): void { this.#secret(); }
     get size(): number { return this.state.n; }
@@ -45,9 +44,10 @@ describe('callable methods', () => {
   }
 
   it('are the methods the class declares, own and inherited up to Grain, less hooks, _names and #private', () => {
-    expect([...callableMethods(BigCart)].sort()).toEqual(['add', 'applyDiscount', 'clear', 'recompute']);
-    // TypeScript's private/protected are gone at run time: that is what `granary check` is for.
-    expect(describeGrainClass(Cart).methods.has('applyDiscount')).toBe(true);
+    expect([...callableMethods(BigCart)].sort()).toEqual(['add', 'clear', 'discount']);
+    expect([...describeGrainClass(Cart).methods].sort()).toEqual(['add', 'discount']);
+    // TypeScript's private/protected are gone at run time, so they are callable too: that is
+    // what `granary check` is for (test/check.test.ts loads such a class and shows it).
   });
 
   it('stop at a framework base: a class that declares the brand itself (as Grain does)', () => {

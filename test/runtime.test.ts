@@ -127,11 +127,11 @@ describe('turn-based scheduling', () => {
     }
     const silo = await Silo.start({ grains: [Cyclic, Echo], responseTimeoutMs: 60_000 });
     try {
-      const t0 = Date.now();
       const err = await silo.getGrain(Cyclic, 'x').hello().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(GrainError);
+      // "At once": the call's deadline is a minute away (past the test's timeout), so the answer
+      // was the deadlock check's, not a timeout's (code 'timeout').
       expect((err as GrainError).code).toBe('deadlock');
-      expect(Date.now() - t0).toBeLessThan(2_000);
       void DeadlockError;
     } finally {
       await silo.stop();
@@ -225,10 +225,10 @@ describe('lifecycle, idle collection and timers', () => {
 });
 
 describe('TestCluster', () => {
-  it('starts in well under a second and adds, stops and kills silos', async () => {
-    const t0 = performance.now();
+  // (How fast it starts is a benchmark figure: bench/local-calls.ts.)
+  it('starts, and adds, stops and kills silos', async () => {
     const c = await start({ silos: 3 });
-    expect(performance.now() - t0).toBeLessThan(500);
+    expect(c.silos).toHaveLength(3);
     const added = await c.startSilo();
     expect(c.silos).toHaveLength(4);
     expect(c.silos[3]).toBe(added);

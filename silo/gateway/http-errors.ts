@@ -65,6 +65,11 @@ export function errorResponse(err: unknown): Response {
   const body = errorBody(err);
   const headers = new Headers({ 'content-type': 'application/json; charset=utf-8' });
   if (err instanceof HttpError && err.headers) for (const [k, v] of Object.entries(err.headers)) headers.set(k, v);
+  // An overloaded silo says when to come back (`data.retryAfterMs`, runtime/catalog.ts).
+  const retryAfterMs = (body.error.data as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  if (typeof retryAfterMs === 'number' && retryAfterMs > 0 && !headers.has('retry-after')) {
+    headers.set('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+  }
   return new Response(JSON.stringify(body), { status: statusOfBody(body), headers });
 }
 

@@ -65,9 +65,11 @@ function credentialsFromUrls(urls: string[]): { servers: string[]; user?: string
     out.servers.push(m[1]! + m[3]!);
     if (found) continue;
     found = true;
-    const [u, p] = m[2]!.split(':', 2) as [string, string | undefined];
-    if (p === undefined) out.token = decodeURIComponent(u);
-    else { out.user = decodeURIComponent(u); out.pass = decodeURIComponent(p); }
+    // The first ":" ends the user; the password is the rest, ":"s included (RFC 3986 userinfo).
+    const userinfo = m[2]!;
+    const colon = userinfo.indexOf(':');
+    if (colon < 0) out.token = decodeURIComponent(userinfo);
+    else { out.user = decodeURIComponent(userinfo.slice(0, colon)); out.pass = decodeURIComponent(userinfo.slice(colon + 1)); }
   }
   return out;
 }

@@ -68,7 +68,7 @@ export function packFrames(records: readonly OutRecord[], maxFrame: number): { f
 }
 
 /** Calls `each(id, kind, text)` for every record of a frame; returns false if the frame is malformed. */
-export function readFrame(data: Uint8Array, each: (id: number, kind: number, text: string) => void): boolean {
+export function readFrame(data: Uint8Array, each: (id: number, kind: number, text: string, bytes: number) => void): boolean {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   let off = 0;
   while (off < buf.length) {
@@ -78,10 +78,36 @@ export function readFrame(data: Uint8Array, each: (id: number, kind: number, tex
     const len = buf.readUInt32BE(off + 5);
     off += RECORD_OVERHEAD;
     if (off + len > buf.length) return false;
-    each(id, kind, len === 0 ? '' : buf.toString('utf8', off, off + len));
+    each(id, kind, len === 0 ? '' : buf.toString('utf8', off, off + len), len);
     off += len;
   }
   return true;
+}
+
+export interface InRecord {
+  id: number;
+  kind: number;
+  text: string;
+  /** UTF-8 length of `text` as it arrived. */
+  bytes: number;
+}
+
+/**
+ * The records of a request frame, or undefined when the frame is malformed: truncated, empty,
+ * a record of an unknown kind, or a call with no text (a call is never empty). A malformed
+ * frame is refused whole, before any of its records runs.
+ */
+export function parseRequestFrame(data: Uint8Array): InRecord[] | undefined {
+  if (data.byteLength === 0) return undefined;
+  const out: InRecord[] = [];
+  const ok = readFrame(data, (id, kind, text, bytes) => {
+    out.push({ id, kind, text, bytes });
+  });
+  if (!ok) return undefined;
+  for (const r of out) {
+    if (r.kind === RequestKind.Call ? r.bytes === 0 : r.kind !== RequestKind.Ping) return undefined;
+  }
+  return out;
 }
 
 export function record(id: number, kind: number, text: string): OutRecord {

@@ -17,11 +17,30 @@ export function checkClusterName(name: unknown): string {
   return name;
 }
 
+/**
+ * Who sends on a subject decides what the server lets through (deploy/nats/nats.conf):
+ * clients publish only calls (`call.<silo>`, `gateway`) and pings and read only
+ * `inbox.client.>`; silo-to-silo traffic (`internal.<silo>`), the KV buckets and the
+ * JetStream API are the silos' own. Runtime messages (`$txn.*`) are accepted on the internal
+ * subject only (or from a connection holding the cluster key).
+ */
 export interface ClusterNames {
-  /** Subject a silo listens on for calls. */
-  siloSubject(siloId: string): string;
+  /** Every subject of the cluster starts with this (`granary.<cluster>`). */
+  readonly prefix: string;
+  /** Calls from clients to one silo. */
+  callSubject(siloId: string): string;
+  /** Calls from clients to any silo (a queue group): it places the grain or forwards the call. */
+  readonly gatewaySubject: string;
+  /** Silo-to-silo calls, runtime messages included: silos (and trusted clients) only. */
+  internalSubject(siloId: string): string;
   /** Subject a silo answers pings on, until it has left (also while it drains). */
   pingSubject(siloId: string): string;
+  /** Every reply subject a silo answers to starts with this (`granary.<cluster>.inbox.`). */
+  readonly inboxPrefix: string;
+  /** Reply subjects of a silo's connection (its calls, KV and JetStream API replies). */
+  readonly siloInbox: string;
+  /** Reply subjects of a client's connection. */
+  readonly clientInbox: string;
   /** KV bucket of live silos. */
   readonly membershipBucket: string;
   /** KV bucket of the grain directory. */
@@ -29,11 +48,16 @@ export interface ClusterNames {
 }
 
 export function clusterNames(cluster: string): ClusterNames {
-  const prefix = `granary.${cluster}.silo.`;
-  const pingPrefix = `granary.${cluster}.ping.`;
+  const prefix = `granary.${cluster}`;
   return {
-    siloSubject: (siloId) => prefix + siloId,
-    pingSubject: (siloId) => pingPrefix + siloId,
+    prefix,
+    callSubject: (siloId) => `${prefix}.call.${siloId}`,
+    gatewaySubject: `${prefix}.gateway`,
+    internalSubject: (siloId) => `${prefix}.internal.${siloId}`,
+    pingSubject: (siloId) => `${prefix}.ping.${siloId}`,
+    inboxPrefix: `${prefix}.inbox.`,
+    siloInbox: `${prefix}.inbox.silo`,
+    clientInbox: `${prefix}.inbox.client`,
     membershipBucket: `granary-${cluster}-silos`,
     directoryBucket: `granary-${cluster}-directory`,
   };

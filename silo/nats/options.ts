@@ -27,6 +27,24 @@ export interface NatsClusterOptions {
   authenticator?: Authenticator | Authenticator[];
   /** TLS options (`caFile`, `certFile`, `keyFile`, ...); `true` for TLS with the system CAs. */
   tls?: TlsOptions | true;
+  /**
+   * A secret shared by the silos (and by clients trusted like them), at least 16 characters:
+   * every frame such a connection sends carries an HMAC of it in a header. With a key, a silo
+   * accepts silo-to-silo frames only when they carry it, and runtime messages (`$txn.*`) from a
+   * client only when it does. Unset (the default): trust follows the subject alone, which the
+   * server's permissions enforce (deploy/nats/nats.conf). `GRANARY_CLUSTER_KEY` for the entry point.
+   */
+  clusterKey?: string;
+  /**
+   * How a client (a connection that hosts no grains) finds grains:
+   * - `'directory'`: it reads membership and the grain directory from the KV buckets and sends
+   *   each call to the silo that holds the grain, as silos do (needs the silos' permissions);
+   * - `'gateway'`: it sends calls to any silo (a NATS queue group), which places or forwards
+   *   them, and then straight to the silo a reply names; needs only the client permissions;
+   * - `'auto'` (default): `'directory'` when the server lets this connection use JetStream,
+   *   else `'gateway'`.
+   */
+  clientRouting?: 'auto' | 'directory' | 'gateway';
 
   // ---- behaviour ----
   /** How often a silo re-announces itself (default 1000 ms). */
@@ -81,6 +99,25 @@ export function resolveTimings(o: NatsClusterOptions): ResolvedTimings {
     probeAfterMs: positive(o.probeAfterMs, 150, 'probeAfterMs'),
     batching: o.batching ?? true,
   };
+}
+
+/** Shortest cluster key accepted: a guessable key would let anyone sign internal frames. */
+export const MIN_CLUSTER_KEY_LENGTH = 16;
+
+export function checkClusterKey(key: unknown): string | undefined {
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || key.length < MIN_CLUSTER_KEY_LENGTH) {
+    throw new InvalidArgumentError(
+      `natsCluster: clusterKey must be a string of at least ${MIN_CLUSTER_KEY_LENGTH} characters (e.g. \`openssl rand -base64 32\`), got ${typeof key === 'string' ? `${key.length} characters` : typeof key}`,
+    );
+  }
+  return key;
+}
+
+export function checkClientRouting(v: unknown): 'auto' | 'directory' | 'gateway' {
+  if (v === undefined) return 'auto';
+  if (v === 'auto' || v === 'directory' || v === 'gateway') return v;
+  throw new InvalidArgumentError(`natsCluster: clientRouting must be 'auto', 'directory' or 'gateway', got ${JSON.stringify(v)}`);
 }
 
 export function serverList(servers: string | string[] | undefined): string[] {

@@ -4,7 +4,7 @@
  */
 import { envLogLevel, jsonLogger, type Logger } from '../log.js';
 import { checkClusterName, clusterNames, type ClusterNames } from './names.js';
-import { describeServers, resolveTimings, serverList, type NatsClusterOptions, type ResolvedTimings } from './options.js';
+import { checkClientRouting, checkClusterKey, describeServers, resolveTimings, serverList, type NatsClusterOptions, type ResolvedTimings } from './options.js';
 
 export interface NatsClusterSettings {
   readonly options: NatsClusterOptions;
@@ -15,6 +15,9 @@ export interface NatsClusterSettings {
   readonly logger: Logger;
   /** The server URLs for messages, credentials masked. */
   readonly where: string;
+  /** The cluster key (checked), when there is one. */
+  readonly clusterKey: string | undefined;
+  readonly clientRouting: 'auto' | 'directory' | 'gateway';
 }
 
 export function resolveNatsCluster(options: NatsClusterOptions): NatsClusterSettings {
@@ -29,5 +32,7 @@ export function resolveNatsCluster(options: NatsClusterOptions): NatsClusterSett
     timings,
     logger: (options.logger ?? jsonLogger({ level: envLogLevel('warn') })).child({ cluster: `nats:${name}` }),
     where: describeServers(options.servers),
+    clusterKey: checkClusterKey(options.clusterKey),
+    clientRouting: checkClientRouting(options.clientRouting),
   };
 }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Silo } from 'granary';
+import { grainTypeName } from 'granary/internal';
 import { sampleGrains } from '../../grains/index.js';
 import { raw } from './helpers.js';
 
@@ -29,11 +30,11 @@ describe('GET /openapi.json', () => {
     expect(r.json.openapi).toBe('3.1.0');
     const paths = Object.keys(r.json.paths);
     for (const type of sampleGrains) {
-      for (const m of silo.types.get(type.grainType ?? type.name)!.methods) {
-        expect(paths).toContain(`/grains/${type.grainType ?? type.name}/{key}/${m}`);
+      for (const m of silo.types.get(grainTypeName(type))!.methods) {
+        expect(paths).toContain(`/grains/${grainTypeName(type)}/{key}/${m}`);
       }
     }
-    expect(paths.length).toBe(sampleGrains.reduce((n, t) => n + silo.types.get(t.grainType ?? t.name)!.methods.size, 0));
+    expect(paths.length).toBe(sampleGrains.reduce((n, t) => n + silo.types.get(grainTypeName(t))!.methods.size, 0));
     // Nothing that cannot be called: lifecycle hooks, Grain's own members, feature members.
     expect(paths.some((p) => /\/(onActivate|onDeactivate|initialState|writeState|getGrain|transactionalState|transaction)$/.test(p))).toBe(false);
     const add = r.json.paths['/grains/Counter/{key}/add'].post;

@@ -58,10 +58,11 @@ describe('entry-point processes on NATS', () => {
   });
 
   it('SIGTERM: the silo leaves gracefully (exit 0) and the others keep serving', async () => {
-    const [leaving, ...staying] = silos;
-    const { code, ms } = await leaving!.signal('SIGTERM');
-    expect(code).toBe(0);
-    expect(ms).toBeLessThan(8_000);
+    // Out of `silos` before it goes, so the other tests (in any order) use the silos still there.
+    const leaving = silos.shift()!;
+    const staying = silos;
+    const { code } = await leaving.signal('SIGTERM');
+    expect(code).toBe(0); // within the drain bound: the bound's cut exits 1
     for (const p of staying) {
       const r = await post(p.url, '/grains/Counter/after-leave/add', { args: [1] });
       expect(r.status).toBe(200);

@@ -79,10 +79,9 @@ export function describeGrainBehaviour(host: string, client: () => GrainClient, 
     it('a call that never answers fails with TimeoutError at the caller\'s deadline', async () => {
       const impatient = GrainClient.http(hostUrl(client()), { responseTimeoutMs: 300 });
       try {
-        const t0 = Date.now();
+        // (Without a deadline the call would wait until the test's timeout: it never answers.)
         const err = await impatient.getGrain(Gate, k('never')).never().catch((e: unknown) => e);
         expect(err).toBeInstanceOf(TimeoutError);
-        expect(Date.now() - t0).toBeLessThan(5_000);
       } finally {
         await impatient.close();
       }
@@ -140,10 +139,9 @@ export function describeGrainBehaviour(host: string, client: () => GrainClient, 
 
   describe(`${host}: grain-to-grain calls and cycles`, () => {
     it('A → B → A and A → A run (call-chain reentrancy), they never hang', async () => {
-      const t0 = Date.now();
+      // (A hang would last until the call's deadline and end in TimeoutError, not these answers.)
       expect(await client().getGrain(Pinger, k('a')).ping(k('b'))).toBe(`${k('b')}:pong(${k('a')}#1)`);
       expect(await client().getGrain(Pinger, k('a')).self()).toBe(`pong(${k('a')}#2)`);
-      expect(Date.now() - t0).toBeLessThan(5_000);
     });
 
     it('a chain of distinct grains works; runaway recursion is refused with DeadlockError', async () => {
@@ -153,11 +151,10 @@ export function describeGrainBehaviour(host: string, client: () => GrainClient, 
     });
 
     it('a call back into a grain still activating fails at once with DeadlockError', async () => {
-      const t0 = Date.now();
       const err = await client().getGrain(Cyclic, k('x')).hello().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(GrainError);
+      // The deadlock check's answer, not the deadline's (that would be code 'timeout').
       expect((err as GrainError).code).toBe('deadlock');
-      expect(Date.now() - t0).toBeLessThan(5_000);
     });
 
     it('presence sample: player and game call each other', async () => {
