@@ -52,8 +52,17 @@ export interface Transport {
   request(siloId: string, payload: string, timeoutMs: number): Promise<string>;
 }
 
+/** Where a request came from, as far as the transport can vouch for it. */
+export interface InboundOrigin {
+  /**
+   * False for a request from a client credential (it may call grain methods, never send the
+   * runtime's own messages, `$txn.*` and the like); true for another silo. Absent: trusted.
+   */
+  readonly trusted: boolean;
+}
+
 /** Handles one request addressed to this silo; resolves to the reply payload. */
-export type InboundHandler = (payload: string) => Promise<string>;
+export type InboundHandler = (payload: string, origin?: InboundOrigin) => Promise<string>;
 
 export interface ClusterConnection {
   readonly membership: Membership;

@@ -34,7 +34,7 @@ export type { PendingCallInit } from './pending-call.js';
 export { CallRouter, ClusterCaller, DirectoryCache } from './cluster-caller.js';
 export type { CallRouterOptions } from './cluster-caller.js';
 export type {
-  ClusterConnection, ClusterProvider, ClusterConnectOptions, Directory, DirectoryEntry, InboundHandler,
+  ClusterConnection, ClusterProvider, ClusterConnectOptions, Directory, DirectoryEntry, InboundHandler, InboundOrigin,
   Membership, SiloInfo, SiloStatus, Transport,
 } from './cluster.js';
 export type { CallMessage, Reply, Request } from './messages.js';

@@ -4,8 +4,8 @@
  * arrive from other silos come in through `inbound`.
  */
 import {
-  CallRouter, SiloUnavailableError, decode, encode, handleInbound, isPlainPrimitive, isReservedMethod,
-  type CallRouterOptions, type Catalog, type GrainTypes, type PendingCall, type SiloInfo,
+  CallRouter, InvalidArgumentError, SiloUnavailableError, decode, encode, handleInbound, isPlainPrimitive, isReservedMethod,
+  type CallRouterOptions, type Catalog, type GrainTypes, type InboundOrigin, type PendingCall, type SiloInfo,
 } from '../runtime/index.js';
 import { place } from './placement.js';
 
@@ -127,12 +127,20 @@ export class Router extends CallRouter {
   }
 
   /** Handles a request from another silo or a client. */
-  readonly inbound = (payload: string): Promise<string> =>
+  readonly inbound = (payload: string, origin?: InboundOrigin): Promise<string> =>
     handleInbound(payload, {
       decodeOptions: this.decodeOptions,
       maxTimeoutMs: this.responseTimeoutMs * 10,
       host: this.self().id,
       deliver: (call, msg) => {
+        // The runtime's own messages come from silos only (the transport says who sent it).
+        if (origin?.trusted === false && isReservedMethod(msg.method)) {
+          call.reject(new InvalidArgumentError(
+            `${msg.method} is a runtime message, accepted only from silos (and clients holding the cluster key); a client calls grain methods`,
+            { code: 'forbidden' },
+          ));
+          return;
+        }
         if (!msg.placed) {
           this.route(call);
           return;

@@ -7,7 +7,8 @@
  * lives in `node-server.ts`.
  *
  * A grain call passes, in order: `grainTarget` (the route's params, 400 when malformed),
- * the bearer token and `authorize` hook (401/403), the rate limit (429), `callHeaders`
+ * one `authorization` header (400), the bearer token and `authorize` hook (401/403), the
+ * rate limit (429, per hook subject, else per client address), `callHeaders`
  * (415, deadline, request context, 404 for methods that cannot be called), the body limit
  * (413), then the handler, which reads `{"args": [...]}` and invokes the grain.
  */
@@ -18,6 +19,7 @@ import { GRANARY_JSON, TIMEOUT_HEADER } from '../../runtime/protocol.js';
 import { gatewayAuth } from './auth.js';
 import type { GatewayAppOptions, GatewayBackend } from './backend.js';
 import { limitBody, readArgs } from './call-body.js';
+import { defaultClientAddress, subjectOrAddress } from './client-key.js';
 import { callHeaders } from './call-request.js';
 import { withDeadline } from './deadline.js';
 import type { GatewayEnv } from './env.js';
@@ -38,7 +40,7 @@ const PROBES = ['/healthz', '/readyz', '/metrics'];
 export function createGatewayApp(backend: GatewayBackend, options: GatewayAppOptions = {}): Hono<GatewayEnv> {
   const guards = gatewayAuth(options);
   const limits = options.rateLimit
-    ? [rateLimit({ ...options.rateLimit, clientKey: options.clientKey ?? ((c) => c.req.header('authorization') ?? 'anonymous') })]
+    ? [rateLimit({ ...options.rateLimit, clientKey: options.clientKey ?? subjectOrAddress(options.clientAddress ?? defaultClientAddress) })]
     : [];
   const warn = warnOnce(options.logger ?? consoleLogger);
   const app = new Hono<GatewayEnv>();

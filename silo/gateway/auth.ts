@@ -1,20 +1,28 @@
 /**
- * Who may call: the bearer token (`hono/bearer-auth`, compared in constant time), then the
- * `authorize` hook. Refusals are the gateway's own error bodies: 401 `unauthorized` with
- * `www-authenticate` (also for a header that is not `Bearer <token>`), 403 `forbidden`.
+ * Who may call: one `authorization` header (authorization-header.ts), the bearer token
+ * (`hono/bearer-auth`, compared in constant time), then the `authorize` hook. Refusals are
+ * the gateway's own error bodies: 400 `invalid_request` for two headers, 401 `unauthorized`
+ * with `www-authenticate` (also for a header that is not `Bearer <token>`), 403 `forbidden`.
+ *
+ * The hook may name who is calling: a non-empty string admits the request and becomes its
+ * `subject`, which the rate limit counts against (a single shared token names nobody).
  */
 import type { MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { createMiddleware } from 'hono/factory';
+import { singleAuthorization } from './authorization-header.js';
 import { HttpError, errorResponse } from './http-errors.js';
 
 /** RFC 6750 b64token: what hono/bearer-auth accepts in a header. */
-const TOKEN_CHARS = /^[A-Za-z0-9._~+/-]+=*$/;
+export const TOKEN_CHARS = /^[A-Za-z0-9._~+/-]+=*$/;
 const REALM = 'Bearer realm="granary"';
+
+/** What the `authorize` hook answers: true or a subject (a non-empty string) admits; false or "" is 403. */
+export type AuthorizeResult = boolean | string;
 
 export interface AuthOptions {
   token?: string;
-  authorize?(req: Request): boolean | Promise<boolean>;
+  authorize?(req: Request): AuthorizeResult | Promise<AuthorizeResult>;
 }
 
 /** The middleware that guards a route; none when neither a token nor a hook is set. */
@@ -24,11 +32,15 @@ export function gatewayAuth(options: AuthOptions): MiddlewareHandler[] {
   const { authorize } = options;
   if (authorize !== undefined) {
     guards.push(createMiddleware(async (c, next) => {
-      if (!(await authorize(c.req.raw))) throw new HttpError('forbidden', 'the gateway\'s authorize hook refused this request');
+      const answer = await authorize(c.req.raw);
+      if (answer !== true && (typeof answer !== 'string' || answer === '')) {
+        throw new HttpError('forbidden', 'the gateway\'s authorize hook refused this request');
+      }
+      if (typeof answer === 'string') c.set('subject', answer);
       await next();
     }));
   }
-  return guards;
+  return guards.length === 0 ? guards : [singleAuthorization(), ...guards];
 }
 
 function bearerToken(token: string): MiddlewareHandler {

@@ -2,6 +2,8 @@
 import type { Context } from 'hono';
 import type { DecodeOptions } from '../../runtime/codec.js';
 import type { GrainType } from '../../runtime/grain-type.js';
+import type { AuthorizeResult } from './auth.js';
+import type { ClientAddress } from './client-key.js';
 import type { RateLimitOptions } from './rate-limit.js';
 
 export interface GatewayCall {
@@ -49,11 +51,23 @@ export interface GatewayAppOptions {
    * characters only: letters, digits and `-._~+/`, optionally ending in `=`.
    */
   token?: string;
-  /** Auth hook, after the token check: false → 403. */
-  authorize?(req: Request): boolean | Promise<boolean>;
+  /**
+   * Auth hook, after the token check: false (or "") → 403; true admits; a non-empty string
+   * admits and names the caller (its subject), whom the rate limit then counts against.
+   */
+  authorize?(req: Request): AuthorizeResult | Promise<AuthorizeResult>;
   /** Per-client rate limit on `/grains/*`; over it → 429 with `retry-after`. */
   rateLimit?: RateLimitOptions;
-  /** Who a request counts against for the rate limit (default: its authorization header). */
+  /**
+   * The client's address, for the rate limit when the hook named no subject. Default: the
+   * socket's peer under @hono/node-server, `cf-connecting-ip` on Workers. A silo's gateway
+   * reads `x-forwarded-for` from its `trustedProxies` only.
+   */
+  clientAddress?: ClientAddress;
+  /**
+   * Who a request counts against for the rate limit, replacing the rule above (the hook's
+   * subject, else the client's address). Never key on anything a client can vary.
+   */
   clientKey?(c: Context): string;
   /** Cap on `x-granary-timeout-ms` (default 5 minutes). */
   maxTimeoutMs?: number;

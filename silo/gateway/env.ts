@@ -8,5 +8,7 @@ export interface GatewayEnv {
     target: GrainTarget;
     /** What the call's headers say (set by `callHeaders`). */
     call: CallRequest;
+    /** Who is calling, when the `authorize` hook named someone (set by `gatewayAuth`); the rate limit's key. */
+    subject: string | undefined;
   };
 }

@@ -27,12 +27,16 @@ export function statusOf(code: string): number {
       return 403;
     case 'method_not_allowed':
       return 405;
+    case 'request_timeout':
+      return 408;
     case 'payload_too_large':
       return 413;
     case 'unsupported_media_type':
       return 415;
     case 'rate_limited':
       return 429;
+    case 'headers_too_large':
+      return 431;
     default:
       // invalid_argument, transaction_required, invalid_request, and any other invalid_*.
       if (code === 'transaction_required' || code.startsWith('invalid_')) return 400;

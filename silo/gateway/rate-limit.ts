@@ -63,7 +63,10 @@ export class RateLimiter {
 }
 
 export interface RateLimitMiddlewareOptions extends RateLimitOptions {
-  /** Who a request counts against (a credential, a peer address). */
+  /**
+   * Who a request counts against: an authenticated subject or a client address
+   * (client-key.ts), never a header the client can vary, or each made-up value gets a fresh bucket.
+   */
   clientKey(c: Context): string;
 }
 

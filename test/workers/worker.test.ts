@@ -111,6 +111,8 @@ describe('Worker gateway over raw HTTP', () => {
   it('GET /healthz, /readyz and /metrics', async () => {
     expect((await raw(port, 'GET', '/healthz')).json).toEqual({ status: 'ok' });
     expect((await raw(port, 'GET', '/readyz')).json).toEqual({ status: 'ready' });
+    // A call of this test's own, so the line below is there whichever tests ran before.
+    expect((await post('/grains/Counter/metrics-probe/add', { args: [1] })).json).toEqual({ result: 1 });
     const m = await raw(port, 'GET', '/metrics');
     expect(m.status).toBe(200);
     expect(m.headers['content-type']).toMatch(/^text\/plain/);
