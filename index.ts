@@ -19,8 +19,9 @@ export type {
 } from './runtime/index.js';
 export { defineGrains, type GrainRegistry, type RegisteredGrain, type RegisteredName } from './runtime/grain-registry.js';
 
-// Call filters.
+// Call filters and argument schemas.
 export type { CallFilter, CallFilters, GrainCall } from './runtime/index.js';
+export type { ArgumentIssue, StandardSchemaV1 } from './runtime/index.js';
 
 // Errors.
 export {
@@ -28,12 +29,14 @@ export {
   TimeoutError, TransactionAbortedError, TransactionInDoubtError, SiloUnavailableError,
   InvalidArgumentError,
 } from './runtime/index.js';
+export type { ErrorCode, GrainErrorOptions, KnownErrorCode } from './runtime/index.js';
 export { TableNotFoundError } from './silo/dynamodb/index.js';
 
 // Hosting: silos, clusters and storage. (Each from its own module, not silo/index.ts, whose
 // gateway app would load Hono for every application, gateway or not.)
 export { Silo } from './silo/silo.js';
 export type { SiloOptions } from './silo/silo.js';
+export type { CatalogLimits } from './runtime/index.js';
 export type { GatewayOptions } from './silo/gateway/silo-gateway.js';
 export type { Logger } from './silo/log.js';
 export type { ClusterProvider, StorageProvider, StoredState } from './runtime/index.js';

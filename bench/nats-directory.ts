@@ -8,7 +8,7 @@
  * failed calls are not counted in the rates.
  */
 import { connect } from 'nats';
-import { grainKey } from '../silo/nats/names.js';
+import { clusterNames, grainKey } from '../silo/nats/names.js';
 import { GrainClient, Grain } from 'granary';
 import { NatsServer, alternate, closedLoop, forkRole, ms, workerRole, serveSilo } from './_nats-support.js';
 import { fmtRate, heading, spread } from './support.js';
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
 
     heading(`first call (activation, registered in the NATS KV directory) across 2 silo processes vs raw KV create (${ROUNDS} alternating ${MS} ms rounds; medians)`);
     console.log('conc   activations/s   p50        p99        | KV create/s     p50        p99        | rate ratio: median (min–max)');
-    const directory = await nc.jetstream().views.kv(`granary-${cluster}-directory`, { bindOnly: true });
+    const directory = await nc.jetstream().views.kv(clusterNames(cluster).directoryBucket, { bindOnly: true });
     for (const c of [1, 16, 64]) {
       const activated: string[] = [];
       const r = await alternate(

@@ -14,7 +14,7 @@
  */
 import { connect, type KV, type NatsConnection } from 'nats';
 import { GrainClient, Grain, dynamoStorage } from 'granary';
-import { grainKey } from '../silo/nats/names.js';
+import { clusterNames, grainKey } from '../silo/nats/names.js';
 import { startDynaliteProcess, startDynamoDBLocal, uniqueTable, type DynamoEndpoint } from '../test/support/dynamodb.js';
 import { NatsServer, forkRole, ms, workerRole, type BenchStorage, type Worker, serveSilo } from './_nats-support.js';
 import { figure, fmtMs, heading, median, percentile } from './support.js';
@@ -63,7 +63,8 @@ async function failover(storageName: string, db: DynamoEndpoint): Promise<void> 
   for (let i = 0; i < 3; i++) silos.push(await forkRole(import.meta.url, 'silo', args));
   const client = await GrainClient.connect({ nats: nats.url, cluster, responseTimeoutMs: 10_000 });
   const nc: NatsConnection = await connect({ servers: nats.url });
-  const directory: KV = await nc.jetstream().views.kv(`granary-${cluster}-directory`, { bindOnly: true });
+  const names = clusterNames(cluster);
+  const directory: KV = await nc.jetstream().views.kv(names.directoryBucket, { bindOnly: true });
   const rounds: number[][] = [];
   const noResponders: number[] = [];
   let failedCalls = 0;
@@ -99,7 +100,7 @@ async function failover(storageName: string, db: DynamoEndpoint): Promise<void> 
       await new Promise((r) => setTimeout(r, 300));
       killedAt = performance.now();
       await victim.kill('SIGKILL');
-      noResponders.push(await timeToNoResponders(nc, `granary.${cluster}.silo.${victim.ready.silo}`, killedAt));
+      noResponders.push(await timeToNoResponders(nc, names.pingSubject(victim.ready.silo), killedAt));
       const deadline = performance.now() + 10_000;
       while (victimKeys.some((k) => !firstSuccess.has(k)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       running = false;

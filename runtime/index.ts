@@ -16,9 +16,9 @@ export type { DecodeOptions } from './codec.js';
 export {
   GrainError, GrainNotFoundError, MethodNotFoundError, InconsistentStateError, DeadlockError,
   TimeoutError, TransactionAbortedError, SiloUnavailableError, InvalidArgumentError,
-  errorFromWire, toGrainError,
+  errorFromWire, errorStatus, toGrainError,
 } from './errors.js';
-export type { WireError } from './errors.js';
+export type { ErrorCode, GrainErrorOptions, KnownErrorCode, WireError } from './errors.js';
 export { FakeClock, systemClock, settle } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { Buckets } from './buckets.js';

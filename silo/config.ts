@@ -3,6 +3,9 @@
  * validated up front, so a bad value stops the process with one line naming the variable
  * (exit code 2) instead of failing later in some less obvious way.
  */
+import { TOKEN_CHARS } from './gateway/auth.js';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS } from './gateway/connection-limits.js';
+import { compileTrustedProxies } from './gateway/trusted-proxies.js';
 
 /** Every variable the entry point reads, with what it means (also the docs' table). */
 export const KNOWN_ENV_VARS = {
@@ -29,6 +32,10 @@ export const KNOWN_ENV_VARS = {
   GRANARY_MAX_BODY_BYTES: 'largest request body the gateway accepts (default 1048576)',
   GRANARY_RATE_LIMIT_RPS: 'per-client request rate the gateway allows (default 0: no limit)',
   GRANARY_RATE_LIMIT_BURST: 'per-client burst above the rate (default: 2 x the rate)',
+  GRANARY_TRUSTED_PROXIES: 'comma-separated addresses or CIDR ranges (or loopback, linklocal, uniquelocal) whose x-forwarded-for the gateway believes for the client address; unset: none',
+  GRANARY_REQUEST_TIMEOUT_MS: 'time a client has to send a whole request, headers and body (default 30000); past it: 408 and the connection is closed',
+  GRANARY_HEADERS_TIMEOUT_MS: 'time a client has to send the request headers (default 10000, at most GRANARY_REQUEST_TIMEOUT_MS)',
+  GRANARY_MAX_CONNECTIONS: 'open gateway connections at most (default 1000); past it new connections are closed at once',
 } as const;
 
 export type KnownEnvVar = keyof typeof KNOWN_ENV_VARS;
@@ -56,6 +63,10 @@ export interface SiloConfig {
   authToken: string | undefined;
   maxBodyBytes: number;
   rateLimit: { requestsPerSecond: number; burst: number } | undefined;
+  /** Peers whose `x-forwarded-for` the gateway believes (empty: none). */
+  trustedProxies: string[];
+  /** What a client may hold on the gateway: time to send a request, its headers, and open connections. */
+  connections: { requestTimeoutMs: number; headersTimeoutMs: number; maxConnections: number };
   /** `GRANARY_*` variables that are set but unknown (likely typos): logged as a warning. */
   unknownVars: string[];
 }
@@ -122,8 +133,9 @@ export function readConfig(env: Env): SiloConfig {
   }
 
   const authToken = get('GRANARY_AUTH_TOKEN');
-  if (authToken !== undefined && !/^[\x21-\x7e]{8,}$/.test(authToken)) {
-    throw new ConfigError('GRANARY_AUTH_TOKEN', 'expected at least 8 printable ASCII characters without spaces');
+  if (authToken !== undefined && (authToken.length < 8 || !TOKEN_CHARS.test(authToken))) {
+    // The gateway takes what a bearer header can carry (RFC 6750), nothing else.
+    throw new ConfigError('GRANARY_AUTH_TOKEN', 'expected at least 8 characters of letters, digits and -._~+/ (optionally ending in =), as RFC 6750 bearer tokens are; e.g. openssl rand -hex 32');
   }
 
   const host = get('GRANARY_HOST') ?? '0.0.0.0';
@@ -136,6 +148,20 @@ export function readConfig(env: Env): SiloConfig {
   if (burst !== undefined && rps === 0) {
     throw new ConfigError('GRANARY_RATE_LIMIT_BURST', 'has no effect without GRANARY_RATE_LIMIT_RPS; set both or neither');
   }
+
+  const trustedProxies = get('GRANARY_TRUSTED_PROXIES')?.split(',').map((s) => s.trim()).filter((s) => s !== '') ?? [];
+  try {
+    compileTrustedProxies(trustedProxies);
+  } catch (err) {
+    throw new ConfigError('GRANARY_TRUSTED_PROXIES', `${(err as Error).message}; e.g. 10.0.0.0/8,127.0.0.1`);
+  }
+
+  const requestTimeoutMs = int(get('GRANARY_REQUEST_TIMEOUT_MS'), 'GRANARY_REQUEST_TIMEOUT_MS', 1, 3_600_000) ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headersTimeoutMs = int(get('GRANARY_HEADERS_TIMEOUT_MS'), 'GRANARY_HEADERS_TIMEOUT_MS', 1, 3_600_000) ?? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, requestTimeoutMs);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError('GRANARY_HEADERS_TIMEOUT_MS', `${headersTimeoutMs} is more than GRANARY_REQUEST_TIMEOUT_MS (${requestTimeoutMs}): the headers are part of the request; lower it or raise the other`);
+  }
+  const maxConnections = int(get('GRANARY_MAX_CONNECTIONS'), 'GRANARY_MAX_CONNECTIONS', 1, 1_000_000) ?? DEFAULT_MAX_CONNECTIONS;
 
   const known = new Set<string>(KNOWN_ENV_VAR_NAMES);
   const unknownVars = Object.keys(env).filter((k) => k.startsWith('GRANARY_') && !known.has(k)).sort();
@@ -162,6 +188,8 @@ export function readConfig(env: Env): SiloConfig {
     authToken,
     maxBodyBytes: int(get('GRANARY_MAX_BODY_BYTES'), 'GRANARY_MAX_BODY_BYTES', 64, 1 << 30) ?? 1 << 20,
     rateLimit: rps > 0 ? { requestsPerSecond: rps, burst: burst ?? rps * 2 } : undefined,
+    trustedProxies,
+    connections: { requestTimeoutMs, headersTimeoutMs, maxConnections },
     unknownVars,
   };
 }

@@ -64,6 +64,8 @@ async function main(): Promise<void> {
         maxBodyBytes: config.maxBodyBytes,
         token: config.authToken,
         rateLimit: config.rateLimit,
+        trustedProxies: config.trustedProxies,
+        ...config.connections,
         closeGraceMs: Math.max(100, Math.floor(config.drainTimeoutMs * 0.4)),
       },
     });
@@ -157,13 +159,15 @@ async function storageFrom(config: SiloConfig, logger: Logger, res: Resources): 
     return storage;
   }
   // Embedded default (npm start): dynalite in this process, on disk, so state survives a restart.
+  // On loopback only, and answering only requests signed with a key made for this start, so
+  // another local user cannot read or write the store through it (docs/storage.md).
   const dir = resolve(process.cwd(), config.dataDir, 'dynamodb');
-  const embedded = await startEmbeddedDynalite({ dir });
+  const embedded = await startEmbeddedDynalite({ dir, credentials: 'random' });
   res.closers.push(() => embedded.close());
-  const storage = dynamoStorage({ table: config.dynamo.table, endpoint: embedded.endpoint, region: 'local' });
+  const storage = dynamoStorage({ table: config.dynamo.table, endpoint: embedded.endpoint, region: 'local', credentials: embedded.credentials });
   res.closers.push(() => storage.close());
   await storage.ensureTable();
-  logger.info('embedded dynalite ready', { dir, table: storage.table });
+  logger.info('embedded dynalite ready', { dir, endpoint: embedded.endpoint, table: storage.table });
   return storage;
 }
 

@@ -7,7 +7,8 @@ import { RequestContext, grainId } from '../../runtime/index.js';
 import { OTHER } from '../metrics.js';
 import type { Silo } from '../silo.js';
 import { createGatewayApp, type GatewayAppOptions, type GatewayBackend } from './app.js';
-import { listenNode, nodeClientKey, type NodeGateway } from './node-server.js';
+import { nodeClientAddress } from './node-client-address.js';
+import { listenNode, type NodeGateway } from './node-server.js';
 
 export interface GatewayOptions extends GatewayAppOptions {
   /** Port to listen on (default 8080; 0 picks a free one, see `silo.gateway.port`). */
@@ -16,6 +17,17 @@ export interface GatewayOptions extends GatewayAppOptions {
   host?: string;
   /** On stop, how long requests in flight may take before their connections are closed (default 10 s). */
   closeGraceMs?: number;
+  /**
+   * Peers whose `x-forwarded-for` is believed for the client's address (addresses, CIDR
+   * ranges, `loopback`, `linklocal`, `uniquelocal`); default none: the socket's peer.
+   */
+  trustedProxies?: readonly string[];
+  /** Time to receive a whole request, headers and body (default 30 s); past it → 408 `request_timeout`, connection closed. */
+  requestTimeoutMs?: number;
+  /** Time to receive a request's headers (default 10 s, at most `requestTimeoutMs`). */
+  headersTimeoutMs?: number;
+  /** Open connections at most (default 1000); past it new connections are closed at once. */
+  maxConnections?: number;
 }
 
 export function siloBackend(silo: Silo): GatewayBackend {
@@ -44,6 +56,16 @@ export function siloBackend(silo: Silo): GatewayBackend {
 
 /** Starts a silo's gateway; called by the silo once it has joined its cluster. */
 export async function startSiloGateway(silo: Silo, options: GatewayOptions): Promise<NodeGateway> {
-  const app = createGatewayApp(siloBackend(silo), { clientKey: nodeClientKey, logger: silo.logger.child({ component: 'gateway' }), ...options });
-  return listenNode(app, { port: options.port, host: options.host, closeGraceMs: options.closeGraceMs });
+  const logger = silo.logger.child({ component: 'gateway' });
+  const clientAddress = nodeClientAddress({ trustedProxies: options.trustedProxies ?? [] });
+  const app = createGatewayApp(siloBackend(silo), { clientAddress, logger, ...options });
+  return listenNode(app, {
+    port: options.port,
+    host: options.host,
+    closeGraceMs: options.closeGraceMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    headersTimeoutMs: options.headersTimeoutMs,
+    maxConnections: options.maxConnections,
+    logger,
+  });
 }

@@ -8,8 +8,12 @@ import { credsAuthenticator, nkeyAuthenticator, type Authenticator, type Connect
 import { InvalidArgumentError } from '../../runtime/index.js';
 import { positive, serverList, type NatsClusterOptions } from './options.js';
 
-/** The `nats.connect` options for one silo or client connection. */
-export function connectionOptions(o: NatsClusterOptions, connectionName: string): ConnectionOptions {
+/**
+ * The `nats.connect` options for one silo or client connection. `inboxPrefix`: where its reply
+ * subjects live (the silo or the client inbox of the cluster), so that permissions can grant
+ * them; the NATS client's own requests (JetStream API, the KV watch) use it too.
+ */
+export function connectionOptions(o: NatsClusterOptions, connectionName: string, inboxPrefix: string): ConnectionOptions {
   const { servers, user, pass, token } = credentialsFromUrls(serverList(o.servers));
   const authenticators: Authenticator[] = [];
   if (o.authenticator) authenticators.push(...(Array.isArray(o.authenticator) ? o.authenticator : [o.authenticator]));
@@ -27,6 +31,7 @@ export function connectionOptions(o: NatsClusterOptions, connectionName: string)
   const options: ConnectionOptions = {
     servers,
     name: o.connectionName ?? connectionName,
+    inboxPrefix,
     timeout: positive(o.connectTimeoutMs, 5000, 'connectTimeoutMs'),
     reconnect: true,
     maxReconnectAttempts: -1,

@@ -12,6 +12,7 @@ import {
 } from '../../runtime/index.js';
 import type { Logger } from '../log.js';
 import { NatsDirectory } from './directory.js';
+import type { FrameSigner } from './frame-auth.js';
 import { KvClient } from './kv-client.js';
 import { Link } from './link.js';
 import { NatsMembership } from './membership.js';
@@ -34,6 +35,8 @@ export interface NatsConnectionParts {
   logger: Logger;
   silo: SiloInfo | undefined;
   inbound: InboundHandler | undefined;
+  /** Signs what this connection sends, and checks what its silo receives, with the cluster key. */
+  signer: FrameSigner | undefined;
 }
 
 export class NatsClusterConnection implements ClusterConnection {
@@ -52,11 +55,19 @@ export class NatsClusterConnection implements ClusterConnection {
     private readonly jsm: JetStreamManager,
     kvMembers: KV,
   ) {
-    const { nc, names, timings, clock, logger, silo } = parts;
+    const { nc, names, timings, clock, logger, silo, signer } = parts;
     this.info = silo;
     this.siloId = silo?.id;
-    // Membership is made next; the watchdog only calls it later, from a timer.
-    this.transport = new NatsTransport(nc, names, clock, timings.batching, timings.probeAfterMs, (silo) => this.membership.suspect(silo));
+    // A silo's connection, or a client's trusted like one (it reads the buckets): the internal subjects.
+    const inbox = silo ? names.siloInbox : names.clientInbox;
+    this.transport = new NatsTransport({
+      nc, names, clock, signer, inbox,
+      batching: timings.batching,
+      probeAfterMs: timings.probeAfterMs,
+      // Membership is made next; the watchdog only calls it later, from a timer.
+      onSlow: (silo) => this.membership.suspect(silo),
+      route: 'internal',
+    });
     this.membership = new NatsMembership({
       kv: kvMembers,
       lastSequence: () => this.lastSequence(names.membershipBucket),
@@ -65,7 +76,7 @@ export class NatsClusterConnection implements ClusterConnection {
       logger,
       selfId: silo?.id,
     });
-    this.kvDirectory = new KvClient(nc, names.directoryBucket, timings.kvTimeoutMs);
+    this.kvDirectory = new KvClient(nc, names.directoryBucket, timings.kvTimeoutMs, inbox);
     this.directory = new NatsDirectory(this.kvDirectory, names.directoryBucket, this.membership, this.link);
   }
 
@@ -80,8 +91,10 @@ export class NatsClusterConnection implements ClusterConnection {
     const conn = new NatsClusterConnection(parts, jsm, members);
     try {
       if (parts.silo && parts.inbound) {
-        conn.responder = new Responder(parts.nc, parts.names.siloSubject(parts.silo.id), parts.names.pingSubject(parts.silo.id), parts.inbound, parts.timings.batching,
-          (subject) => parts.logger.warn('ignoring a malformed frame', { subject }));
+        conn.responder = new Responder({
+          nc: parts.nc, names: parts.names, siloId: parts.silo.id, handler: parts.inbound,
+          batching: parts.timings.batching, signer: parts.signer, logger: parts.logger,
+        });
       }
       await conn.membership.start();
       void conn.followStatus();
@@ -99,6 +112,8 @@ export class NatsClusterConnection implements ClusterConnection {
   async join(): Promise<void> {
     if (this.info === undefined) return;
     await this.membership.join(this.info);
+    // Joined: ready for any grain, so clients' calls to "any silo" may come here too.
+    this.responder?.openGateway();
   }
 
   async setStatus(status: SiloStatus): Promise<void> {

@@ -12,6 +12,7 @@
  */
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { SiloUnavailableError } from '../../runtime/index.js';
+import { randomToken } from './tokens.js';
 
 export interface KvRecord {
   revision: number;
@@ -36,15 +37,17 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 export class KvClient {
-  private readonly inboxPrefix = createInbox() + '.';
+  private readonly inboxPrefix: string;
   private readonly sub: Subscription;
-  private readonly waiting = new Map<number, Waiting>();
-  private nextId = 0;
+  /** By reply token (random: an answer cannot be forged by counting). */
+  private readonly waiting = new Map<string, Waiting>();
 
-  constructor(private readonly nc: NatsConnection, private readonly bucket: string, private readonly timeoutMs: number) {
+  /** `inbox`: the prefix of the connection's reply subjects. */
+  constructor(private readonly nc: NatsConnection, private readonly bucket: string, private readonly timeoutMs: number, inbox: string) {
+    this.inboxPrefix = createInbox(inbox) + '.';
     this.sub = nc.subscribe(this.inboxPrefix + '*', {
       callback: (_err, msg) => {
-        const id = Number(msg.subject.slice(this.inboxPrefix.length));
+        const id = msg.subject.slice(this.inboxPrefix.length);
         const w = this.waiting.get(id);
         if (w === undefined) return;
         this.waiting.delete(id);
@@ -111,8 +114,7 @@ export class KvClient {
 
   private request(subject: string, data: Uint8Array | undefined, what: string, h?: ReturnType<typeof headers>): Promise<Msg> {
     return new Promise<Msg>((resolve, reject) => {
-      this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1;
-      const id = this.nextId;
+      const id = randomToken();
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         reject(new SiloUnavailableError(`NATS KV bucket ${this.bucket} did not answer a ${what} within ${this.timeoutMs} ms`));

@@ -3,13 +3,15 @@
  * connection; what a cluster shares lives on the server (subjects and KV buckets named after
  * the cluster). Loaded by `natsCluster(...)` (cluster.ts) on its first `connect`.
  */
-import { connect, type NatsConnection } from 'nats';
+import { connect, ErrorCode, type NatsConnection } from 'nats';
 import {
   SiloUnavailableError,
   type ClusterConnection, type ClusterConnectOptions,
 } from '../../runtime/index.js';
 import { connectionOptions } from './connect-options.js';
 import { NatsClusterConnection } from './connection.js';
+import { FrameSigner } from './frame-auth.js';
+import { NatsGatewayConnection } from './gateway-connection.js';
 import { checkSiloId } from './names.js';
 import type { NatsClusterOptions } from './options.js';
 import type { NatsClusterSettings } from './settings.js';
@@ -18,8 +20,12 @@ export async function connectNatsCluster(settings: NatsClusterSettings, o: Clust
   const { options, name, names, timings, logger, where } = settings;
   if (o.silo && !o.inbound) throw new TypeError('a silo connection needs an inbound handler');
   if (o.silo) checkSiloId(o.silo.id);
-  const nc = await openNats(options, `granary:${name}:${o.silo?.id ?? 'client'}`, where);
+  const nc = await openNats(options, `granary:${name}:${o.silo?.id ?? 'client'}`, where, o.silo ? names.siloInbox : names.clientInbox);
+  const signer = settings.clusterKey !== undefined ? new FrameSigner(settings.clusterKey) : undefined;
   try {
+    if (!o.silo && (await clientRouting(nc, settings)) === 'gateway') {
+      return new NatsGatewayConnection({ nc, names, timings, clock: o.clock, logger, signer });
+    }
     return await NatsClusterConnection.open({
       nc,
       names,
@@ -29,6 +35,7 @@ export async function connectNatsCluster(settings: NatsClusterSettings, o: Clust
       logger: o.silo ? logger.child({ silo: o.silo.id }) : logger,
       silo: o.silo,
       inbound: o.inbound,
+      signer,
     });
   } catch (err) {
     await nc.close().catch(() => undefined);
@@ -36,9 +43,24 @@ export async function connectNatsCluster(settings: NatsClusterSettings, o: Clust
   }
 }
 
-async function openNats(options: NatsClusterOptions, connectionName: string, where: string): Promise<NatsConnection> {
+/**
+ * How a client finds grains: `'auto'` asks the server for JetStream; a credential that may
+ * not use it (the client permissions of deploy/nats/nats.conf) goes through the gateway.
+ */
+async function clientRouting(nc: NatsConnection, settings: NatsClusterSettings): Promise<'directory' | 'gateway'> {
+  if (settings.clientRouting !== 'auto') return settings.clientRouting;
   try {
-    return await connect(connectionOptions(options, connectionName));
+    await nc.jetstreamManager({ timeout: settings.timings.kvTimeoutMs });
+    return 'directory';
+  } catch (err) {
+    if ((err as { code?: string }).code === ErrorCode.PermissionsViolation) return 'gateway';
+    throw err;
+  }
+}
+
+async function openNats(options: NatsClusterOptions, connectionName: string, where: string, inboxPrefix: string): Promise<NatsConnection> {
+  try {
+    return await connect(connectionOptions(options, connectionName, inboxPrefix));
   } catch (err) {
     throw new SiloUnavailableError(`could not connect to NATS at ${where}: ${explain(err)}`, { cause: err, data: { servers: where } });
   }

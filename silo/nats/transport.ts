@@ -6,13 +6,40 @@
  * message (see `frames.ts`), and each such message has its own reply subject, so the
  * server's "no responders" status (sent to that subject) fails exactly the calls it carried.
  */
-import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import {
   InvalidArgumentError, SiloUnavailableError, TimeoutError, errorFromWire,
   type Clock, type TimerHandle, type Transport, type WireError,
 } from '../../runtime/index.js';
+import { SIGNATURE_HEADER, type FrameSigner } from './frame-auth.js';
 import { RECORD_OVERHEAD, ReplyKind, RequestKind, packFrames, readFrame, record, type OutRecord } from './frames.js';
 import type { ClusterNames } from './names.js';
+import { REFUSAL_HEADER, refusalError } from './refusal.js';
+import { randomToken } from './tokens.js';
+
+/** The silo id a gateway-routed client sends to when it does not know where a grain is: any silo. */
+export const ANY_SILO = '(any silo)';
+
+export interface TransportOptions {
+  nc: NatsConnection;
+  names: ClusterNames;
+  clock: Clock;
+  /** Batch calls per destination into one NATS message. */
+  batching: boolean;
+  /** How long a call may wait before its silo is asked whether it is still there. */
+  probeAfterMs: number;
+  /** Called with a silo whose calls wait longer than that (membership then pings it). */
+  onSlow: (siloId: string) => void;
+  /**
+   * `'internal'`: calls go on the silos' own subjects (a silo, or a client trusted like one);
+   * `'client'`: on the client subjects, where runtime messages need the cluster key.
+   */
+  route: 'internal' | 'client';
+  /** Prefix of this connection's reply subjects (the silo or the client inbox). */
+  inbox: string;
+  /** Signs every frame with the cluster key, when there is one. */
+  signer: FrameSigner | undefined;
+}
 
 interface Pending extends OutRecord {
   readonly silo: string;
@@ -23,8 +50,8 @@ interface Pending extends OutRecord {
   resolve(reply: { kind: number; text: string }): void;
   reject(err: Error): void;
   timer: TimerHandle | undefined;
-  /** The NATS message (batch) that carried it, once sent. */
-  batch: number;
+  /** The reply token of the NATS message (batch) that carried it, once sent; '' before. */
+  batch: string;
 }
 
 interface Batch {
@@ -39,12 +66,20 @@ const MAX_ID = 0xffff_ffff;
 export class NatsTransport implements Transport {
   private readonly pending = new Map<number, Pending>();
   private readonly bySilo = new Map<string, Set<Pending>>();
-  private readonly batches = new Map<number, Batch>();
+  /** By reply token: a reply settles only the calls of the message sent under its token. */
+  private readonly batches = new Map<string, Batch>();
   private queue: Pending[] = [];
   private flushScheduled = false;
   private nextId = 0;
-  private nextBatch = 0;
   private readonly inboxPrefix: string;
+  private readonly nc: NatsConnection;
+  private readonly names: ClusterNames;
+  private readonly clock: Clock;
+  private readonly batching: boolean;
+  private readonly probeAfterMs: number;
+  private readonly onSlow: (siloId: string) => void;
+  private readonly route: 'internal' | 'client';
+  private readonly signer: FrameSigner | undefined;
   private readonly sub: Subscription;
   /** False while NATS is reconnecting: requests fail fast instead of piling up. */
   connected = true;
@@ -52,19 +87,18 @@ export class NatsTransport implements Transport {
   private readonly watchdog: NodeJS.Timeout;
   private readonly probedAt = new Map<string, number>();
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly names: ClusterNames,
-    private readonly clock: Clock,
-    private readonly batching: boolean,
-    /** How long a call may wait before its silo is asked whether it is still there. */
-    private readonly probeAfterMs: number,
-    /** Called with a silo whose calls wait longer than that (membership then pings it). */
-    private readonly onSlow: (siloId: string) => void,
-  ) {
-    this.inboxPrefix = createInbox() + '.';
-    this.sub = nc.subscribe(this.inboxPrefix + '*', { callback: (_err, msg) => this.onReply(msg) });
-    this.watchdog = setInterval(() => this.watch(), Math.max(10, Math.floor(probeAfterMs / 3)));
+  constructor(o: TransportOptions) {
+    this.nc = o.nc;
+    this.names = o.names;
+    this.clock = o.clock;
+    this.batching = o.batching;
+    this.probeAfterMs = o.probeAfterMs;
+    this.onSlow = o.onSlow;
+    this.route = o.route;
+    this.signer = o.signer;
+    this.inboxPrefix = createInbox(o.inbox) + '.';
+    this.sub = o.nc.subscribe(this.inboxPrefix + '*', { callback: (_err, msg) => this.onReply(msg) });
+    this.watchdog = setInterval(() => this.watch(), Math.max(10, Math.floor(o.probeAfterMs / 3)));
     this.watchdog.unref();
   }
 
@@ -150,8 +184,8 @@ export class NatsTransport implements Transport {
     }
     return new Promise((resolve, reject) => {
       const p = rec as Pending;
-      const subject = kind === RequestKind.Ping ? this.names.pingSubject(siloId) : this.names.siloSubject(siloId);
-      Object.assign(p, { silo: siloId, subject, sentAt: performance.now(), resolve, reject, timer: undefined, batch: 0 });
+      const subject = kind === RequestKind.Ping ? this.names.pingSubject(siloId) : this.callSubject(siloId);
+      Object.assign(p, { silo: siloId, subject, sentAt: performance.now(), resolve, reject, timer: undefined, batch: '' });
       this.pending.set(p.id, p);
       let set = this.bySilo.get(siloId);
       if (set === undefined) this.bySilo.set(siloId, (set = new Set()));
@@ -167,6 +201,11 @@ export class NatsTransport implements Transport {
         process.nextTick(this.flush);
       }
     });
+  }
+
+  private callSubject(siloId: string): string {
+    if (this.route === 'internal') return this.names.internalSubject(siloId);
+    return siloId === ANY_SILO ? this.names.gatewaySubject : this.names.callSubject(siloId);
   }
 
   private takeId(): number {
@@ -191,12 +230,17 @@ export class NatsTransport implements Transport {
       const silo = list[0]!.silo;
       for (const { frame, records } of packFrames(list, maxFrame)) {
         const members = records as Pending[];
-        this.nextBatch = this.nextBatch >= MAX_ID ? 1 : this.nextBatch + 1;
-        const seq = this.nextBatch;
-        this.batches.set(seq, { open: members.length, members });
-        for (const m of members) { m.batch = seq; m.text = ''; }
+        const token = randomToken();
+        this.batches.set(token, { open: members.length, members });
+        for (const m of members) { m.batch = token; m.text = ''; }
+        const reply = this.inboxPrefix + token;
         try {
-          this.nc.publish(subject, frame, { reply: this.inboxPrefix + seq });
+          if (this.signer === undefined) this.nc.publish(subject, frame, { reply });
+          else {
+            const h = headers();
+            h.set(SIGNATURE_HEADER, this.signer.sign(subject, reply, frame));
+            this.nc.publish(subject, frame, { reply, headers: h });
+          }
         } catch (err) {
           const e = new SiloUnavailableError(`could not send to silo ${silo}: ${(err as Error).message}`, { cause: err, data: { retryable: true, silo } });
           for (const m of members) this.fail(m, e);
@@ -206,28 +250,32 @@ export class NatsTransport implements Transport {
   };
 
   private onReply(msg: Msg): void {
+    const token = msg.subject.slice(this.inboxPrefix.length);
+    if (!this.batches.has(token)) return; // not a message we sent, or all its calls are settled
     if (msg.data.length === 0) {
       // An empty message with status 503 is the server saying nobody listens on the subject.
-      if (msg.headers?.code === 503) this.noResponders(Number(msg.subject.slice(this.inboxPrefix.length)));
+      if (msg.headers?.code === 503) this.failBatch(token, (p) => new SiloUnavailableError(`no responders for silo ${p.silo}: it is gone (the call was not delivered)`, {
+        data: { retryable: true, silo: p.silo, noResponders: true },
+      }));
+      else if (msg.headers?.has(REFUSAL_HEADER)) this.failBatch(token, (p) => refusalError(msg.headers?.get(REFUSAL_HEADER), p.silo));
       return;
     }
     readFrame(msg.data, (id, kind, text) => {
       const p = this.pending.get(id);
-      if (p === undefined) return; // timed out or failed already
+      if (p === undefined || p.batch !== token) return; // timed out or failed already, or not of this message
       this.settle(p);
       p.resolve({ kind, text });
     });
   }
 
-  private noResponders(seq: number): void {
-    const batch = this.batches.get(seq);
+  /** Fails every call still waiting that the message sent under `token` carried. */
+  private failBatch(token: string, error: (p: Pending) => Error): void {
+    const batch = this.batches.get(token);
     if (batch === undefined) return;
-    this.batches.delete(seq);
+    this.batches.delete(token);
     for (const p of batch.members) {
       if (this.pending.get(p.id) !== p) continue;
-      this.fail(p, new SiloUnavailableError(`no responders for silo ${p.silo}: it is gone (the call was not delivered)`, {
-        data: { retryable: true, silo: p.silo, noResponders: true },
-      }));
+      this.fail(p, error(p));
     }
   }
 
@@ -245,7 +293,7 @@ export class NatsTransport implements Transport {
       if (set.size === 0) this.bySilo.delete(p.silo);
     }
     p.timer?.cancel();
-    if (p.batch !== 0) {
+    if (p.batch !== '') {
       const b = this.batches.get(p.batch);
       if (b !== undefined && --b.open === 0) this.batches.delete(p.batch);
     }
@@ -253,6 +301,11 @@ export class NatsTransport implements Transport {
 }
 
 function parseWireError(text: string): WireError {
+  if (text === '') {
+    // The silo withheld the error's text: the message that carried the call drew more error
+    // bytes than it held (responder.ts bounds them; a real caller does not get here).
+    return { code: 'invalid_argument', name: 'InvalidArgumentError', message: 'the silo refused the call and withheld why: the message that carried it drew more error replies than its size allows' };
+  }
   try {
     const w = JSON.parse(text) as WireError;
     if (w && typeof w.code === 'string' && typeof w.message === 'string') return w;

@@ -10,7 +10,8 @@ export { Grain, RequestContext, TransactionalState, defineGrains } from '../../r
 export type {
   CallableMethods, ContextValues, DeactivationReason, Disposable, GrainClass, GrainId, GrainRef,
   TimerOptions, TransactionOption, TransactionRunOptions, GrainRegistry, RegisteredGrain, RegisteredName,
-  CallFilter, CallFilters, GrainCall,
+  CallFilter, CallFilters, GrainCall, ArgumentIssue, StandardSchemaV1,
+  ErrorCode, GrainErrorOptions, KnownErrorCode,
   ClusterProvider, StorageProvider, StoredState,
 } from '../../runtime/index.js';
 export {

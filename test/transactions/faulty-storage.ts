@@ -24,20 +24,15 @@ export interface FaultyStorage {
 
 export function faultyStorage(inner: StorageProvider): FaultyStorage {
   let down = false;
-  const f: FaultyStorage = {
-    storage: undefined as unknown as StorageProvider,
-    decide: () => 'pass',
-    get down() { return down; },
-    restore() { down = false; },
-  };
+  let decide: FaultyStorage['decide'] = () => 'pass';
   const unavailable = (op: Op, target: string, landed: boolean) => new SiloUnavailableError(
     `injected storage fault: ${op} of ${target} ${landed ? 'landed, but its answer was lost' : 'failed'}`,
   );
   const run = async <T>(op: Op, target: string, call: () => Promise<T>): Promise<T> => {
     if (!down) {
-      const fault = f.decide(op, target);
+      const fault = decide(op, target);
+      if (fault === 'pass') return call();
       if (fault === 'outage') down = true;
-      else if (fault === 'pass') return call();
       else if (fault === 'lose-answer') {
         await call();
         throw unavailable(op, target, true);
@@ -46,11 +41,16 @@ export function faultyStorage(inner: StorageProvider): FaultyStorage {
     throw unavailable(op, target, false);
   };
   const name = (id: { type: string; key: string }, state: string) => `${id.type}/${id.key}#${state}`;
-  (f as { storage: StorageProvider }).storage = {
-    name: `${inner.name}+faults`,
-    read: (id, state) => run('read', name(id, state), () => inner.read(id, state)),
-    write: (id, state, payload, etag) => run('write', name(id, state), () => inner.write(id, state, payload, etag)),
-    clear: (id, state, etag) => run('clear', name(id, state), () => inner.clear(id, state, etag)),
+  return {
+    storage: {
+      name: `${inner.name}+faults`,
+      read: (id, state) => run('read', name(id, state), () => inner.read(id, state)),
+      write: (id, state, payload, etag) => run('write', name(id, state), () => inner.write(id, state, payload, etag)),
+      clear: (id, state, etag) => run('clear', name(id, state), () => inner.clear(id, state, etag)),
+    },
+    get decide() { return decide; },
+    set decide(d) { decide = d; },
+    get down() { return down; },
+    restore() { down = false; },
   };
-  return f;
 }
