@@ -7,7 +7,7 @@
  *  - writeState: `add(1)` on active grains (one conditional PutItem each) beside a raw
  *    conditional PutItem on the same number of items; concurrency 1 and 32.
  * Target: ≥ 0.8× raw in every round. Pairs run in alternating rounds (ABAB…); medians and
- * min–max of 9 rounds.
+ * min–max of 9 rounds (BENCH_ROUNDS, BENCH_MS: shorter runs).
  */
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { Grain, Silo, dynamoStorage, type DynamoStorage } from 'granary';
@@ -71,6 +71,8 @@ function report(label: string, limitLabel: string, r: Awaited<ReturnType<typeof 
 }
 
 const SEEDED = 6_000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const MS = Number(process.env.BENCH_MS ?? 500);
 const TABLE = 'granary_bench';
 const pkOf = (key: string) => `Counter/${key}#state`;
 
@@ -144,7 +146,7 @@ async function benchTarget(target: Emulator): Promise<void> {
           }))));
         },
       },
-      { ms: 500, rounds: 9 },
+      { ms: MS, rounds: ROUNDS },
     );
     await cold.stop();
     report(`cold activation c${c}`, `raw GetItem c${c}`, r);
@@ -177,7 +179,7 @@ async function benchTarget(target: Emulator): Promise<void> {
           }));
         },
       },
-      { ms: 500, rounds: 9 },
+      { ms: MS, rounds: ROUNDS },
     );
     await silo.stop();
     report(`writeState (add) c${c}`, `raw conditional PutItem c${c}`, r);

@@ -116,11 +116,26 @@ const byCode: Record<string, new (message: string, options?: ErrorOptions) => Gr
   invalid_argument: InvalidArgumentError,
 };
 
-/** Rebuilds the typed error a `WireError` describes. */
-export function errorFromWire(w: WireError): GrainError {
+/** Lets a feature's error class come back as itself from the wire (e.g. `transaction_in_doubt`). */
+export function registerErrorClass(code: string, cls: new (message: string, options?: ErrorOptions) => GrainError): void {
+  byCode[code] = cls;
+}
+
+function isWireError(x: unknown): x is WireError {
+  const w = x as Partial<WireError> | null;
+  return w !== null && typeof w === 'object' && typeof w.code === 'string' && typeof w.message === 'string';
+}
+
+/**
+ * Rebuilds the typed error a `WireError` describes. An error that carries its cause as
+ * `data.cause` (a transaction's abort) gets it back as its `cause`.
+ */
+export function errorFromWire(w: WireError, depth = 0): GrainError {
   const Cls = byCode[w.code];
   const options: ErrorOptions = {};
   if (w.data !== undefined) options.data = w.data;
+  const cause = (w.data as { cause?: unknown } | null | undefined)?.cause;
+  if (depth < 8 && isWireError(cause)) options.cause = errorFromWire(cause, depth + 1);
   if (w.status !== undefined) options.status = w.status;
   if (Cls) {
     const e = new Cls(w.message, options);

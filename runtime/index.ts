@@ -16,7 +16,7 @@ export type { DecodeOptions } from './codec.js';
 export {
   GrainError, GrainNotFoundError, MethodNotFoundError, InconsistentStateError, DeadlockError,
   TimeoutError, TransactionAbortedError, SiloUnavailableError, InvalidArgumentError,
-  errorFromWire, errorStatus, toGrainError,
+  errorFromWire, errorStatus, registerErrorClass, toGrainError,
 } from './errors.js';
 export type { ErrorCode, GrainErrorOptions, KnownErrorCode, WireError } from './errors.js';
 export { FakeClock, systemClock, settle } from './clock.js';

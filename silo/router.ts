@@ -133,10 +133,13 @@ export class Router extends CallRouter {
       maxTimeoutMs: this.responseTimeoutMs * 10,
       host: this.self().id,
       deliver: (call, msg) => {
-        // The runtime's own messages come from silos only (the transport says who sent it).
-        if (origin?.trusted === false && isReservedMethod(msg.method)) {
+        // The runtime's own messages, and the features' call extensions (a transaction), come
+        // from silos and trusted clients only (the transport says who sent it).
+        if (origin?.trusted === false && (isReservedMethod(msg.method) || msg.ext !== undefined)) {
           call.reject(new InvalidArgumentError(
-            `${msg.method} is a runtime message, accepted only from silos (and clients holding the cluster key); a client calls grain methods`,
+            isReservedMethod(msg.method)
+              ? `${msg.method} is a runtime message, accepted only from silos and from clients holding the cluster key; this client may call grain methods`
+              : `a call inside a transaction is accepted only from silos and from clients holding the cluster key (clusterKey, GRANARY_CLUSTER_KEY); run the transaction in a grain, or give this client the key`,
             { code: 'forbidden' },
           ));
           return;

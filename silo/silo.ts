@@ -97,7 +97,7 @@ export class Silo {
     this.connection = await provider.connect({
       silo: this.info,
       clock: this.clock,
-      inbound: (payload) => (router ? this.countInbound(payload, router.inbound(payload)) : Promise.reject(new SiloUnavailableError(`silo ${this.id} is starting`))),
+      inbound: (payload, origin) => (router ? this.countInbound(payload, router.inbound(payload, origin)) : Promise.reject(new SiloUnavailableError(`silo ${this.id} is starting`))),
     });
     router = new Router({
       connection: this.connection,

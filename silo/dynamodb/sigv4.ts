@@ -109,14 +109,17 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** What the signer hashes: text or bytes. */
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+
 /** SHA-256 and HMAC-SHA-256 from node:crypto, in the shape the signer takes. */
 class NodeSha256 {
   private readonly hash;
-  constructor(secret?: BinaryLike) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', binary(secret));
   }
-  update(data: BinaryLike): void {
-    this.hash.update(data);
+  update(data: SourceData): void {
+    this.hash.update(binary(data));
   }
   digest(): Promise<Uint8Array> {
     return Promise.resolve(new Uint8Array(this.hash.digest()));
@@ -124,4 +127,9 @@ class NodeSha256 {
   reset(): void {
     throw new Error('NodeSha256 is used once');
   }
+}
+
+function binary(data: SourceData): BinaryLike {
+  if (typeof data === 'string') return data;
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }

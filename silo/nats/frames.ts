@@ -94,8 +94,8 @@ export interface InRecord {
 
 /**
  * The records of a request frame, or undefined when the frame is malformed: truncated, empty,
- * a record of an unknown kind, or a call with no text (a call is never empty). A malformed
- * frame is refused whole, before any of its records runs.
+ * or a record of an unknown kind. A malformed frame is refused whole, before any of its
+ * records runs.
  */
 export function parseRequestFrame(data: Uint8Array): InRecord[] | undefined {
   if (data.byteLength === 0) return undefined;
@@ -105,7 +105,7 @@ export function parseRequestFrame(data: Uint8Array): InRecord[] | undefined {
   });
   if (!ok) return undefined;
   for (const r of out) {
-    if (r.kind === RequestKind.Call ? r.bytes === 0 : r.kind !== RequestKind.Ping) return undefined;
+    if (r.kind !== RequestKind.Call && r.kind !== RequestKind.Ping) return undefined;
   }
   return out;
 }

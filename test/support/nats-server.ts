@@ -32,6 +32,8 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** JetStream on (default true); off only to test the error for a server without it. */
   jetstream?: boolean;
+  /** Environment of the server process, added to this one's (variables the config refers to). */
+  env?: Record<string, string>;
 }
 
 export class NatsServer {
@@ -43,12 +45,14 @@ export class NatsServer {
   output = '';
 
   private readonly jetstream: boolean;
+  private readonly env: Record<string, string> | undefined;
 
   /** -1 until the server has picked its port at the first start; kept across restarts. */
   private picked = -1;
 
   private constructor(options: NatsServerOptions) {
     this.jetstream = options.jetstream ?? true;
+    this.env = options.env;
     this.dir = mkdtempSync(join(tmpdir(), 'granary-nats-'));
     const lines: string[] = [];
     if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
@@ -83,7 +87,7 @@ export class NatsServer {
     const args = ['-a', '127.0.0.1', '-p', String(this.picked)];
     if (this.jetstream) args.push('-js', '-sd', join(this.dir, 'store'));
     if (this.configFile) args.push('-c', this.configFile);
-    const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.env && { ...process.env, ...this.env } });
     this.child = child;
     const collect = (b: Buffer) => { this.output = (this.output + b.toString()).slice(-20_000); };
     child.stdout!.on('data', collect);

@@ -1,6 +1,6 @@
 /** Atomicity: everything a transaction changed commits, or nothing does and nothing is left. */
 import { describe, expect, it } from 'vitest';
-import { TransactionAbortedError, decode, grainId, readRecordForTest, type StorageProvider } from './imports.js';
+import { GrainError, TransactionAbortedError, decode, grainId, readRecordForTest, type StorageProvider } from './imports.js';
 import { Account, Bank, Ledger } from '../../grains/index.js';
 import { Pair, Probe } from './grains.js';
 import { abortedWith, balances, deferred, fund, pending, placeOn, retrying, type SuiteContext } from './support.js';
@@ -66,6 +66,8 @@ export function atomicity(s: SuiteContext): void {
       expect(err.message).toContain('insufficient funds');
       // The cause crossed the wire inside the error's data and is restored by the client.
       expect(err.data.cause).toMatchObject({ code: 'grain_error', message: 'insufficient funds' });
+      expect(err.cause).toBeInstanceOf(GrainError);
+      expect(err.cause).toMatchObject({ code: 'grain_error', message: 'insufficient funds' });
       expect(await balances(c, [a, b])).toEqual([30, 20]);
       expect((await c.client.getGrain(Ledger, a).entries()).map((e) => e.id)).toEqual(['t1']);
     });

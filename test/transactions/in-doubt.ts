@@ -137,6 +137,27 @@ export function inDoubtCommits(s: SuiteContext): void {
       await c.client.transaction(() => c.client.getGrain(Probe, p).joinAdd(2));
       expect(await c.client.getGrain(Probe, p).value()).toBe(3);
     });
+
+    it('one-phase: the commit write failed and storage stayed down → in doubt at the grain; it settles once storage is back, and its lock goes', async () => {
+      const { c, f, p } = await oneWriter();
+      failNextWrite(f, probeItem(p), 'outage');
+      const outcome = c.client.transaction(() => c.client.getGrain(Probe, p).joinAdd(5)).then(() => undefined, (e: unknown) => e);
+      while (!f.down) await c.settle();
+      // The grain tries to settle the outcome from the item, cannot reach storage, and answers in doubt.
+      for (let i = 0; i < 20; i++) await c.settle();
+      f.restore();
+      let settled = false;
+      void outcome.then(() => { settled = true; });
+      // Its own retry (on the silo's clock) settles it; the coordinator, still asking, learns the outcome.
+      for (let i = 0; i < 100 && !settled; i++) await c.advanceTime(100);
+      const err = await outcome;
+      expect(err).toBeInstanceOf(TransactionAbortedError);
+      // The grain's in-doubt answer crossed the wire as its own class.
+      expect((err as TransactionAbortedError).cause).toBeInstanceOf(TransactionInDoubtError);
+      expect(await c.client.getGrain(Probe, p).value()).toBe(1);
+      await c.client.transaction(() => c.client.getGrain(Probe, p).joinAdd(2));
+      expect(await c.client.getGrain(Probe, p).value()).toBe(3);
+    });
   });
 
   describe('deadlines', () => {
@@ -149,6 +170,20 @@ export function inDoubtCommits(s: SuiteContext): void {
         await c.client.getGrain(Account, a).withdraw(10);
         await c.advanceTime(2_000);
         await c.client.getGrain(Account, b).deposit(10);
+      }));
+      expect((err.cause as { code?: string }).code).toBe('transaction_timeout');
+      expect(await balances(c, [a, b])).toEqual([100, 100]);
+    });
+
+    it('a transaction whose function runs past its timeout aborts with cause transaction_timeout', async () => {
+      transactionDefaults.timeoutMs = 2_000;
+      const c = await s.start(2);
+      const [a, b] = [s.key('a'), s.key('b')];
+      await fund(c, { [a]: 100, [b]: 100 });
+      const err = await abortedWith(c.client.transaction(async () => {
+        await c.client.getGrain(Account, a).withdraw(10);
+        await c.client.getGrain(Account, b).deposit(10);
+        await c.advanceTime(2_000);
       }));
       expect((err.cause as { code?: string }).code).toBe('transaction_timeout');
       expect(await balances(c, [a, b])).toEqual([100, 100]);

@@ -10,7 +10,7 @@
  * the caller told `TransactionInDoubtError`.
  */
 import { childScope, currentScope, scopeStorage } from '../../context.js';
-import { abortedError, refusal, TransactionInDoubtError } from './errors.js';
+import { abortedError, refusal, TransactionInDoubtError, type RefusalCode } from './errors.js';
 import { MSG, type TxnEnv } from './host.js';
 import { askVote, notify, type PartEntry } from './manager.js';
 import { resolveRunOptions, type TransactionRunOptions } from './options.js';
@@ -46,12 +46,14 @@ export async function runTransaction<T>(env: TxnEnv, fn: () => T | Promise<T>, o
     await tellAll(env, txn, 'aborted');
     throw abortedError(txn.id, err);
   }
-  const unfinished = txn.calls > 0
-    ? 'the function returned while calls it made inside the transaction were still running (await every call)'
-    : txn.broken ?? (env.clock.now() >= txn.deadline ? `it ran longer than its timeout` : undefined);
+  const [unfinished, code]: [string | undefined, RefusalCode] = txn.calls > 0
+    ? ['the function returned while calls it made inside the transaction were still running (await every call)', 'transaction_conflict']
+    : txn.broken !== undefined
+      ? [txn.broken, txn.brokenCode]
+      : env.clock.now() >= txn.deadline ? ['it ran longer than its timeout', 'transaction_timeout'] : [undefined, 'transaction_conflict'];
   if (unfinished !== undefined) {
     await tellAll(env, txn, 'aborted');
-    throw abortedError(txn.id, refusal(txn.id, unfinished));
+    throw abortedError(txn.id, refusal(txn.id, unfinished, code));
   }
   await commit(env, txn);
   return value;

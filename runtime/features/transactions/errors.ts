@@ -1,5 +1,5 @@
 /** Errors of the transaction protocol, and how an abort reason becomes the caller's error. */
-import { GrainError, TransactionAbortedError, errorFromWire, toGrainError, type WireError } from '../../errors.js';
+import { GrainError, TransactionAbortedError, errorFromWire, registerErrorClass, toGrainError, type WireError } from '../../errors.js';
 
 /**
  * The coordinator lost contact while committing and could not find out the outcome (the
@@ -10,6 +10,8 @@ export class TransactionInDoubtError extends GrainError {
     super('transaction_in_doubt', message, options);
   }
 }
+
+registerErrorClass('transaction_in_doubt', TransactionInDoubtError);
 
 /** The error a transaction's caller sees when it aborted; `cause` is why. */
 export function abortedError(txnId: string, cause: unknown): TransactionAbortedError {
@@ -23,6 +25,10 @@ export function abortedError(txnId: string, cause: unknown): TransactionAbortedE
 
 /** Why a transaction cannot go on, as its participants say it (the cause of the abort). */
 export type RefusalCode = 'transaction_conflict' | 'transaction_lock_timeout' | 'transaction_timeout';
+
+export function isRefusalCode(x: unknown): x is RefusalCode {
+  return x === 'transaction_conflict' || x === 'transaction_lock_timeout' || x === 'transaction_timeout';
+}
 
 /**
  * A participant (or the coordinator) refuses to go on with a transaction: a lock held by a

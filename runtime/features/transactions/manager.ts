@@ -13,7 +13,7 @@
  *   values left behind resolve without waiting for their deadline.
  */
 import { InconsistentStateError } from '../../errors.js';
-import { abortedError, refusal, TransactionInDoubtError } from './errors.js';
+import { abortedError, refusal, TransactionInDoubtError, type RefusalCode } from './errors.js';
 import { DEAD, MSG, siloEnv, type TxnActivation, type TxnEnv } from './host.js';
 import { transactionTestHooks } from './hooks.js';
 import type { Participant, Vote } from './participant.js';
@@ -47,20 +47,20 @@ export async function finish(act: TxnActivation, p: Participant | undefined, w: 
   const writers = parts.filter(([, wr]) => wr === 1);
   let preparing = false;
 
-  const abort = async (reason: string): Promise<never> => {
+  const abort = async (reason: string, code: RefusalCode = 'transaction_conflict'): Promise<never> => {
     if (t !== undefined && p !== undefined) p.abortLocal(t, reason);
     if (preparing && act.status !== DEAD) {
       await createRecord(storage, w.id, 'aborted', clock.now()).catch((err) => p?.report('abort record', err));
     }
     // Waiting for the notifications lets the participants' locks go before the caller retries.
     await notify(env, others.map((o) => o.key), w.id, 'aborted');
-    throw abortedError(w.id, refusal(w.id, reason));
+    throw abortedError(w.id, refusal(w.id, reason, code));
   };
 
   if (t === undefined || p === undefined || t.status !== 'active') {
     return abort(t ? `it was already ${t.status} at ${me}` : `${me}, its first writer, no longer knows it (the activation was lost, or it timed out)`);
   }
-  if (clock.now() >= w.dl) return abort('it ran past its deadline before it could commit');
+  if (clock.now() >= w.dl) return abort('it ran past its deadline before it could commit', 'transaction_timeout');
 
   if (writers.length === 1 && writers[0]![0] === me && t.writes.size === 1) {
     const votes = await Promise.all(others.map((o) => askVote(env, o.key, w, false)));
@@ -79,6 +79,8 @@ export async function finish(act: TxnActivation, p: Participant | undefined, w: 
       try {
         outcome = await p.settleUncertainOnePhase(t, state!);
       } catch (e) {
+        // Settled later, when storage answers again (its locks stay until then).
+        p.retryUncertainOnePhase(t, state!);
         throw new TransactionInDoubtError(`transaction ${w.id}: the commit write of ${state!.describe()} failed and its outcome is unknown: ${(err as Error).message}`, { cause: e, data: { txn: w.id } });
       }
       if (outcome === 'committed') return 'committed';

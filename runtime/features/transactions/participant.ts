@@ -7,7 +7,7 @@
 import { currentScope } from '../../context.js';
 import { InvalidArgumentError } from '../../errors.js';
 import type { TimerHandle } from '../../clock.js';
-import { refusal, type RefusalCode } from './errors.js';
+import { isRefusalCode, refusal, type RefusalCode } from './errors.js';
 import { DEAD, type TxnActivation } from './host.js';
 import { transactionDefaults } from './options.js';
 import { createRecord, readRecord, type Outcome } from './records.js';
@@ -125,7 +125,8 @@ export class Participant {
       const waiting = s.acquire(t, write);
       if (waiting !== undefined) await waiting;
     } catch (err) {
-      ctx.break(`${this.act.key}: ${(err as Error)?.message ?? String(err)}`);
+      const code = (err as { code?: unknown } | null)?.code;
+      ctx.break(`${this.act.key}: ${(err as Error)?.message ?? String(err)}`, isRefusalCode(code) ? code : 'transaction_conflict');
       throw err;
     }
     return t;
@@ -237,6 +238,23 @@ export class Participant {
     }
     this.abortLocal(t, `the commit write of ${s.describe()} did not land`);
     return 'aborted';
+  }
+
+  /**
+   * `settleUncertainOnePhase` could not reach storage: the outcome stays unknown, and `t` keeps
+   * its locks (nothing may read past a write that may have landed). Keep trying on the host's
+   * clock, backing off, until storage answers; then `t` settles, its locks go, and whoever
+   * waits on it (a coordinator resolving it) learns the outcome. An activation that ends
+   * meanwhile leaves it to the next one, which recovers from storage.
+   */
+  retryUncertainOnePhase(t: PTxn, s: TxState<unknown>, delayMs = 50): void {
+    this.act.host.clock.setTimer(() => {
+      if (this.act.status === DEAD || t.status === 'done') return;
+      this.settleUncertainOnePhase(t, s).catch((err) => {
+        this.report('one-phase commit settlement (retrying)', err);
+        this.retryUncertainOnePhase(t, s, Math.min(delayMs * 2, 5_000));
+      });
+    }, delayMs);
   }
 
   /** Read only here: lets go of its locks; the outcome is not this participant's concern. */

@@ -13,7 +13,7 @@
 import { setExtension, type CallScope } from '../../context.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { registerCallExtension } from '../../features.js';
-import { lostTrackOf } from './errors.js';
+import { isRefusalCode, lostTrackOf, type RefusalCode } from './errors.js';
 
 /** What travels in `CallMessage.ext.txn`. */
 export interface TxnWire {
@@ -30,6 +30,8 @@ export interface TxnReplyInfo {
   p?: [string, number][];
   /** Why the transaction can no longer commit. */
   b?: string;
+  /** The refusal code of `b`, when not `transaction_conflict`. */
+  bc?: RefusalCode;
   /** Calls made inside the transaction that were still open when the reply left. */
   c?: number;
 }
@@ -41,6 +43,8 @@ export class TxnContext {
   calls = 0;
   /** Set when the transaction can no longer commit, with the reason. */
   broken: string | undefined = undefined;
+  /** The refusal code that goes with `broken` (a deadline passed is `transaction_timeout`). */
+  brokenCode: RefusalCode = 'transaction_conflict';
   private idleWaiters: (() => void)[] | undefined = undefined;
 
   constructor(readonly id: string, readonly deadline: number, readonly lockWaitMs: number) {}
@@ -51,8 +55,10 @@ export class TxnContext {
     if (before === undefined || (wrote && !before)) this.participants.set(key, wrote);
   }
 
-  break(reason: string): void {
-    this.broken ??= reason;
+  break(reason: string, code: RefusalCode = 'transaction_conflict'): void {
+    if (this.broken !== undefined) return;
+    this.broken = reason;
+    this.brokenCode = code;
   }
 
   /** Resolves when no call made inside the transaction from this process is open. */
@@ -81,13 +87,14 @@ export class TxnContext {
     const info: TxnReplyInfo = {};
     if (this.participants.size > 0) info.p = [...this.participants].map(([k, w]) => [k, w ? 1 : 0]);
     if (this.broken !== undefined) info.b = this.broken;
+    if (this.broken !== undefined && this.brokenCode !== 'transaction_conflict') info.bc = this.brokenCode;
     if (this.calls > 0) info.c = this.calls;
     return info;
   }
 
   merge(info: TxnReplyInfo): void {
     if (Array.isArray(info.p)) for (const [k, w] of info.p) if (typeof k === 'string') this.join(k, w === 1);
-    if (typeof info.b === 'string') this.break(info.b);
+    if (typeof info.b === 'string') this.break(info.b, isRefusalCode(info.bc) ? info.bc : 'transaction_conflict');
     if (typeof info.c === 'number' && info.c > 0) {
       this.break('a call made inside the transaction was still running when its caller returned (await every call made inside a transaction)');
     }
