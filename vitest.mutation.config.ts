@@ -15,6 +15,9 @@ export default defineConfig({
     // A mutant that stops a call from ever answering fails its test here rather
     // than at the ordinary 30 s (every test in this list takes under 5 s).
     testTimeout: 15_000,
+    // One module graph for all files: Stryker switches mutants at run time, so
+    // re-importing the runtime for every file and every mutant is pure cost.
+    isolate: false,
     include: [
       'test/runtime.test.ts',
       'test/codec.test.ts',

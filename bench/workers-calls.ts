@@ -134,7 +134,7 @@ try {
       const r = await paired(
         { name: 'granary', ops: callers * perCaller, batch: batch(granary, method, `c${callers}-`, callers, perCaller) },
         { name: 'baseline', ops: callers * perCaller, batch: batch(baseline, method, `c${callers}-`, callers, perCaller) },
-        { ms: 1_000, rounds: 9 },
+        { ms: Number(process.env.BENCH_MS ?? 1_000), rounds: Number(process.env.BENCH_ROUNDS ?? 9) },
       );
       row({ label: `Counter.${method}(), concurrency ${callers}`, value: fmtRate(r.a), limitLabel: 'hand-written DO counter', limit: fmtRate(r.b), ratios: r.ratios, atLeast: method === 'add' ? 0.8 : undefined });
     }

@@ -12,6 +12,12 @@ export const KNOWN_ENV_VARS = {
   GRANARY_NATS_URL: 'NATS server URL(s), comma-separated; unset: an in-process cluster (this process only)',
   GRANARY_NATS_CREDS_FILE: 'NATS credentials file (JWT + nkey seed, as nsc writes it); a token or user:pass can ride in GRANARY_NATS_URL',
   GRANARY_CLUSTER: 'cluster name on NATS (default "granary"); silos and clients must agree',
+  GRANARY_NATS_USER: 'NATS user (deploy/nats/nats.conf: granary-silo), with GRANARY_NATS_PASSWORD; wins over a user:password in the URL',
+  GRANARY_NATS_PASSWORD: 'password of GRANARY_NATS_USER',
+  GRANARY_CLUSTER_KEY: 'secret of at least 16 characters shared by the silos: silo-to-silo NATS messages are signed with it (docs/nats.md); unset: trust follows the NATS permissions alone',
+  GRANARY_NATS_CA_FILE: 'PEM file of the CA that signed the NATS server certificate (TLS with a private CA); unset: the system CAs',
+  GRANARY_NATS_CERT_FILE: 'PEM client certificate for NATS servers that require one (mutual TLS), with GRANARY_NATS_KEY_FILE',
+  GRANARY_NATS_KEY_FILE: 'PEM private key of GRANARY_NATS_CERT_FILE',
   GRANARY_STORAGE: 'memory | dynalite | dynamodb (default: dynamodb when GRANARY_DYNAMODB_TABLE is set, else dynalite)',
   GRANARY_DYNAMODB_TABLE: 'DynamoDB table for grain state; set: DynamoDB storage',
   GRANARY_DYNAMODB_ENDPOINT: 'DynamoDB endpoint URL (DynamoDB Local, dynalite); unset: the AWS endpoint of AWS_REGION',
@@ -47,6 +53,12 @@ export type ConfigLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface SiloConfig {
   nats: string[] | undefined;
   natsCredsFile: string | undefined;
+  /** NATS user and password (GRANARY_NATS_USER, GRANARY_NATS_PASSWORD). */
+  natsUser: { user: string; pass: string } | undefined;
+  /** The cluster key (GRANARY_CLUSTER_KEY). */
+  clusterKey: string | undefined;
+  /** TLS files for the NATS connection; undefined: TLS only as the URL asks (tls://). */
+  natsTls: { caFile?: string; certFile?: string; keyFile?: string } | undefined;
   cluster: string;
   storage: StorageKind;
   dynamo: { table: string; endpoint: string | undefined; region: string; createTable: boolean };
@@ -97,6 +109,21 @@ export function readConfig(env: Env): SiloConfig {
 
   if (get('GRANARY_NATS_CREDS_FILE') !== undefined && nats === undefined) {
     throw new ConfigError('GRANARY_NATS_CREDS_FILE', 'is set but GRANARY_NATS_URL is not; set both or neither');
+  }
+
+  const natsUser = get('GRANARY_NATS_USER');
+  // A password is taken as it is (spaces included), only an empty one counts as unset.
+  const natsPassword = env.GRANARY_NATS_PASSWORD === '' ? undefined : env.GRANARY_NATS_PASSWORD;
+  if ((natsUser === undefined) !== (natsPassword === undefined)) {
+    throw new ConfigError(natsUser === undefined ? 'GRANARY_NATS_USER' : 'GRANARY_NATS_PASSWORD', 'GRANARY_NATS_USER and GRANARY_NATS_PASSWORD go together; set both or neither');
+  }
+  const clusterKey = get('GRANARY_CLUSTER_KEY');
+  if (clusterKey !== undefined && clusterKey.length < 16) {
+    throw new ConfigError('GRANARY_CLUSTER_KEY', `expected at least 16 characters (e.g. openssl rand -base64 32), got ${clusterKey.length}`);
+  }
+  const natsTls = definedOnly({ caFile: get('GRANARY_NATS_CA_FILE'), certFile: get('GRANARY_NATS_CERT_FILE'), keyFile: get('GRANARY_NATS_KEY_FILE') });
+  if ((natsTls.certFile === undefined) !== (natsTls.keyFile === undefined)) {
+    throw new ConfigError(natsTls.certFile === undefined ? 'GRANARY_NATS_CERT_FILE' : 'GRANARY_NATS_KEY_FILE', 'GRANARY_NATS_CERT_FILE and GRANARY_NATS_KEY_FILE go together; set both or neither');
   }
 
   const cluster = get('GRANARY_CLUSTER') ?? 'granary';
@@ -169,6 +196,9 @@ export function readConfig(env: Env): SiloConfig {
   return {
     nats: nats !== undefined && nats.length > 0 ? nats : undefined,
     natsCredsFile: get('GRANARY_NATS_CREDS_FILE'),
+    natsUser: natsUser !== undefined && natsPassword !== undefined ? { user: natsUser, pass: natsPassword } : undefined,
+    clusterKey,
+    natsTls: Object.keys(natsTls).length > 0 ? natsTls : undefined,
     cluster,
     storage,
     dynamo: { table: table ?? 'granary', endpoint, region, createTable },

@@ -133,6 +133,9 @@ async function clusterFrom(config: SiloConfig, logger: Logger): Promise<ClusterP
     servers: config.nats,
     name: config.cluster,
     ...(config.natsCredsFile !== undefined ? { credsFile: config.natsCredsFile } : {}),
+    ...(config.natsUser !== undefined ? { user: config.natsUser.user, pass: config.natsUser.pass } : {}),
+    ...(config.clusterKey !== undefined ? { clusterKey: config.clusterKey } : {}),
+    ...(config.natsTls !== undefined ? { tls: config.natsTls } : {}),
     // Leaving waits for calls still being answered; it gets a share of the drain bound.
     drainTimeoutMs: Math.max(100, Math.floor(config.drainTimeoutMs * 0.2)),
     logger,

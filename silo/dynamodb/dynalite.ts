@@ -16,7 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { EMULATOR_CREDENTIALS, type AwsCredentialIdentity } from './options.js';
-import { checkSignature, signRequest } from './sigv4.js';
+// Loaded when first needed: the root import of granary loads no AWS SDK module (sigv4.ts uses @smithy).
+const sigv4 = () => import('./sigv4.js');
 
 export interface EmbeddedDynaliteOptions {
   /** Directory of the LevelDB store (created if missing), e.g. `./.granary/dynamodb`. */
@@ -115,7 +116,7 @@ function requireSignature(server: Server, credentials: AwsCredentialIdentity): v
         req.destroy();
         return;
       }
-      const refusal = await checkSignature({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, credentials);
+      const refusal = await (await sigv4()).checkSignature({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, credentials);
       if (refusal !== undefined) {
         const text = JSON.stringify({ __type: `com.amazon.coral.service#${refusal.type}`, message: refusal.message });
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) }).end(text);
@@ -142,7 +143,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 /** One signed ListTables over plain HTTP. */
 async function listTables(host: string, port: number, credentials: AwsCredentialIdentity): Promise<void> {
   const body = '{}';
-  const headers = await signRequest(credentials, {
+  const headers = await (await sigv4()).signRequest(credentials, {
     host, port, body,
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.ListTables' },
   });

@@ -6,7 +6,7 @@
  * messages (`$txn.*`) through the client subjects. Binding the subjects keeps a signed frame
  * from being replayed to another silo or with its replies sent elsewhere.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** The header that carries the signature (base64url). */
 export const SIGNATURE_HEADER = 'Granary-Sig';
@@ -14,7 +14,11 @@ export const SIGNATURE_HEADER = 'Granary-Sig';
 const SEPARATOR = '\n';
 
 export class FrameSigner {
-  constructor(private readonly key: string) {}
+  private readonly key: KeyObject;
+
+  constructor(key: string) {
+    this.key = createSecretKey(Buffer.from(key, 'utf8'));
+  }
 
   sign(subject: string, reply: string, frame: Uint8Array): string {
     return this.mac(subject, reply, frame).toString('base64url');

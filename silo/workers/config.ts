@@ -36,6 +36,9 @@ export interface WorkersConfig {
 const CONTAINER_ONLY = new Set([
   'GRANARY_NATS_URL', 'GRANARY_NATS_CREDS_FILE', 'GRANARY_CLUSTER', 'GRANARY_DATA_DIR', 'GRANARY_PORT', 'GRANARY_HOST',
   'GRANARY_GRAINS', 'GRANARY_IDLE_TIMEOUT_MS', 'GRANARY_DRAIN_TIMEOUT_MS', 'GRANARY_DYNAMODB_CREATE_TABLE',
+  // The Node server's own settings, and the silo's activation limits (a Durable Object holds one grain).
+  'GRANARY_TRUSTED_PROXIES', 'GRANARY_REQUEST_TIMEOUT_MS', 'GRANARY_HEADERS_TIMEOUT_MS', 'GRANARY_MAX_CONNECTIONS',
+  'GRANARY_MAX_ACTIVATIONS', 'GRANARY_MAX_CONCURRENT_ACTIVATIONS', 'GRANARY_MAX_PENDING_ACTIVATIONS',
 ]);
 
 /** A configuration the Worker cannot run with: every call answers 500 with this message. */

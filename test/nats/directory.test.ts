@@ -18,7 +18,7 @@ describe('NATS grain directory', () => {
   it('many concurrent registers of one grain from three silos → exactly one winner, seen by all', async () => {
     const provider = freshCluster(server.url);
     const silos = [track(await joinSilo(provider)), track(await joinSilo(provider)), track(await joinSilo(provider))];
-    for (const s of silos) await until(() => s.membership.live().length === 3, 2000, 'all silos see each other');
+    for (const s of silos) await until(() => s.membership.live().length === 3, 20_000, 'all silos see each other');
     for (let round = 0; round < 5; round++) {
       const id = grainId('Counter', `race-${round}`);
       const attempts = Array.from({ length: 60 }, (_, i) => {
@@ -49,7 +49,7 @@ describe('NATS grain directory', () => {
     const provider = freshCluster(server.url);
     const a = track(await joinSilo(provider));
     const b = track(await joinSilo(provider));
-    await until(() => b.membership.isLive(a.siloId!), 2000, 'b sees a');
+    await until(() => b.membership.isLive(a.siloId!), 20_000, 'b sees a');
     const id = grainId('Counter', 'mine');
     expect(await a.directory.register(id, entry(a, '1'))).toEqual(entry(a, '1'));
     await b.directory.unregister(id, entry(b, '1')); // not b's
@@ -67,14 +67,14 @@ describe('NATS grain directory', () => {
     const provider = freshCluster(server.url, { heartbeatIntervalMs: 1000, staleAfterMs: 10_000 });
     const dead = await joinSilo(provider);
     const silos = [track(await joinSilo(provider)), track(await joinSilo(provider)), track(await joinSilo(provider))];
-    for (const s of silos) await until(() => s.membership.live().length === 4, 2000, 'all silos see each other');
+    for (const s of silos) await until(() => s.membership.live().length === 4, 20_000, 'all silos see each other');
     const grains = Array.from({ length: 20 }, (_, i) => grainId('Counter', `orphan-${i}`));
     for (const g of grains) await dead.directory.register(g, entry(dead, 'old'));
     await dead.close(); // crash: entries and membership stay behind
     // While membership still counts it live, its entries win.
     expect(await silos[0]!.directory.register(grains[0]!, entry(silos[0]!, 'new'))).toEqual(entry(dead, 'old'));
     silos[0]!.membership.suspect(dead.siloId!);
-    for (const s of silos) await until(() => !s.membership.isLive(dead.siloId!), 2000, 'the dead silo is out');
+    for (const s of silos) await until(() => !s.membership.isLive(dead.siloId!), 20_000, 'the dead silo is out');
     for (const g of grains) {
       const results = await Promise.all(silos.flatMap((s) => [s.directory.register(g, entry(s, 'new1')), s.directory.register(g, entry(s, 'new2'))]));
       const winners = new Set(results.map((r) => `${r.silo}#${r.activation}`));

@@ -54,10 +54,13 @@ describe('embedded dynalite of npm start', () => {
   });
 
   it('a request without the silo\'s key is refused: no reading, no writing', async () => {
+    // A state of this test's own (the tests may run in any order).
+    const wrote = await raw(p.port, 'POST', '/grains/Counter/guarded/add', { headers: { 'content-type': 'application/json' }, body: '{"args":[1]}' });
+    expect(wrote.json).toEqual({ result: 1 });
     // What plain dynalite serves: any key id, any signature value.
     const put = {
       TableName: 'granary',
-      Item: { pk: { S: 'Counter/embedded#state' }, version: { N: '99' }, payload: { S: '{"value":1000}' } },
+      Item: { pk: { S: 'Counter/guarded#state' }, version: { N: '99' }, payload: { S: '{"value":1000}' } },
     };
     const forged = await post({
       'content-type': 'application/x-amz-json-1.0',
@@ -74,7 +77,7 @@ describe('embedded dynalite of npm start', () => {
     await expect(client.send(new PutItemCommand(put as never))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
 
     // The grain's state is what the silo wrote, untouched.
-    const r = await raw(p.port, 'POST', '/grains/Counter/embedded/get', { headers: { 'content-type': 'application/json' }, body: '{}' });
+    const r = await raw(p.port, 'POST', '/grains/Counter/guarded/get', { headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(r.json).toEqual({ result: 1 });
   });
 });

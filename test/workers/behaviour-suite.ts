@@ -71,7 +71,7 @@ export function describeGrainBehaviour(host: string, client: () => GrainClient, 
     it('static interleave lets single methods run beside a blocked turn', async () => {
       const g = client().getGrain(Gate, k('g'));
       const held = g.hold();
-      await expect.poll(() => g.peek(), { timeout: 5_000 }).toBe(true);
+      await expect.poll(() => g.peek(), { timeout: 20_000 }).toBe(true);
       await g.open();
       expect(await held).toBe('released');
     });

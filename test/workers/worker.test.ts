@@ -131,7 +131,7 @@ describe('Worker gateway over raw HTTP', () => {
   it('grain timers run as turns while the object is in memory', async () => {
     const g = client.getGrain(Lifecycle, 'ticker');
     await g.startTicking(40);
-    await expect.poll(() => g.tickCount(), { timeout: 5_000, interval: 100 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => g.tickCount(), { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(3);
   });
 });
 
