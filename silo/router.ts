@@ -5,7 +5,7 @@
  */
 import {
   CallRouter, InvalidArgumentError, SiloUnavailableError, decode, encode, handleInbound, isPlainPrimitive, isReservedMethod,
-  type CallRouterOptions, type Catalog, type GrainTypes, type InboundOrigin, type PendingCall, type SiloInfo,
+  type CallMessage, type CallRouterOptions, type Catalog, type GrainTypes, type InboundOrigin, type PendingCall, type SiloInfo,
 } from '../runtime/index.js';
 import { place } from './placement.js';
 
@@ -133,16 +133,15 @@ export class Router extends CallRouter {
       maxTimeoutMs: this.responseTimeoutMs * 10,
       host: this.self().id,
       deliver: (call, msg) => {
-        // The runtime's own messages, and the features' call extensions (a transaction), come
-        // from silos and trusted clients only (the transport says who sent it).
-        if (origin?.trusted === false && (isReservedMethod(msg.method) || msg.ext !== undefined)) {
-          call.reject(new InvalidArgumentError(
-            isReservedMethod(msg.method)
-              ? `${msg.method} is a runtime message, accepted only from silos and from clients holding the cluster key; this client may call grain methods`
-              : `a call inside a transaction is accepted only from silos and from clients holding the cluster key (clusterKey, GRANARY_CLUSTER_KEY); run the transaction in a grain, or give this client the key`,
-            { code: 'forbidden' },
-          ));
-          return;
+        // The runtime's own messages, the features' call extensions (a transaction) and a call
+        // chain (which grants reentrancy into the grains on it) come from silos and trusted
+        // clients only (the transport says who sent it); a client is on no call chain.
+        if (origin?.trusted === false) {
+          const refused = untrustedRefusal(msg);
+          if (refused !== undefined) {
+            call.reject(new InvalidArgumentError(refused, { code: 'forbidden' }));
+            return;
+          }
         }
         if (!msg.placed) {
           this.route(call);
@@ -154,4 +153,18 @@ export class Router extends CallRouter {
         else this.route(call);
       },
     });
+}
+
+/** Why a call from an untrusted client is refused, or undefined when it is an ordinary call. */
+function untrustedRefusal(msg: CallMessage): string | undefined {
+  if (isReservedMethod(msg.method)) {
+    return `${msg.method} is a runtime message, accepted only from silos and from clients holding the cluster key; this client may call grain methods`;
+  }
+  if (msg.ext !== undefined) {
+    return 'a call inside a transaction is accepted only from silos and from clients holding the cluster key (clusterKey, GRANARY_CLUSTER_KEY); run the transaction in a grain, or give this client the key';
+  }
+  if (msg.chain !== undefined && msg.chain.length > 0) {
+    return 'a call chain (reentrancy into the grains on it) is accepted only from silos and from clients holding the cluster key; a client calls from outside any grain';
+  }
+  return undefined;
 }

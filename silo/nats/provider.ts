@@ -71,6 +71,9 @@ function explain(err: unknown): string {
   const e = err as { code?: string; message?: string };
   const msg = e?.message ?? String(err);
   if (e?.code === 'AUTHORIZATION_VIOLATION' || /authorization/i.test(msg)) return `the server refused the credentials (${msg}); check token, user/pass, nkey or creds`;
+  if (e?.code === ErrorCode.PermissionsViolation) {
+    return `the server's permissions do not let this user do what a silo does (${msg}); silos need the silo user of deploy/nats/nats.conf, and a client with the client user must route through the gateway (clientRouting 'auto' or 'gateway')`;
+  }
   if (e?.code === 'CONNECTION_REFUSED' || /ECONNREFUSED|CONNECTION_REFUSED/.test(msg)) return `connection refused (${msg}); is nats-server running there?`;
   if (/jetstream not enabled|jetstream is not enabled/i.test(msg) || e?.code === '503') return `JetStream is not enabled (${msg}); start nats-server with -js`;
   return msg;

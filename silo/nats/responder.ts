@@ -28,11 +28,13 @@ import { REFUSAL_HEADER, type Refusal } from './refusal.js';
 type Source = 'client' | 'silo' | 'ping';
 
 /**
- * Error replies to one frame may exceed the requests they answer by this many bytes in all
- * (room for the usual messages of a few failing calls); past it, an error reply is sent
- * without its text (`Failed`, empty: the caller says the silo withheld it).
+ * Error replies to one frame may exceed the requests they answer by this many bytes in all:
+ * room for the messages of hundreds of failing calls batched together (an error is usually
+ * a few hundred bytes), while a flood of tiny records draws no more than it sent plus this.
+ * Past it, an error reply is sent without its text (`Failed`, empty: the caller says the
+ * silo withheld it).
  */
-const ERROR_SLACK_BYTES = 4096;
+const ERROR_SLACK_BYTES = 64 * 1024;
 
 /**
  * How an error reply starts: the inbound handler encodes replies with `k` first (`replyText`

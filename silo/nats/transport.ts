@@ -5,6 +5,9 @@
  * finds the waiting call. Requests queued in the same tick for the same silo share one NATS
  * message (see `frames.ts`), and each such message has its own reply subject, so the
  * server's "no responders" status (sent to that subject) fails exactly the calls it carried.
+ * That subject ends in a random token (tokens.ts) and a reply settles only the calls of its
+ * own message, so replies cannot be forged by counting. Which subjects calls go on, and
+ * whether frames are signed with the cluster key, is the connection's role (names.ts).
  */
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import {

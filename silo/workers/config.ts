@@ -35,6 +35,7 @@ export interface WorkersConfig {
 /** Variables the container reads that mean nothing on Workers (no ports, no idle collector). */
 const CONTAINER_ONLY = new Set([
   'GRANARY_NATS_URL', 'GRANARY_NATS_CREDS_FILE', 'GRANARY_CLUSTER', 'GRANARY_DATA_DIR', 'GRANARY_PORT', 'GRANARY_HOST',
+  'GRANARY_NATS_USER', 'GRANARY_NATS_PASSWORD', 'GRANARY_CLUSTER_KEY', 'GRANARY_NATS_CA_FILE', 'GRANARY_NATS_CERT_FILE', 'GRANARY_NATS_KEY_FILE',
   'GRANARY_GRAINS', 'GRANARY_IDLE_TIMEOUT_MS', 'GRANARY_DRAIN_TIMEOUT_MS', 'GRANARY_DYNAMODB_CREATE_TABLE',
   // The Node server's own settings, and the silo's activation limits (a Durable Object holds one grain).
   'GRANARY_TRUSTED_PROXIES', 'GRANARY_REQUEST_TIMEOUT_MS', 'GRANARY_HEADERS_TIMEOUT_MS', 'GRANARY_MAX_CONNECTIONS',

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { readConfig } from '../../silo/config.js';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 const conf = read('deploy/nats/nats.conf');
@@ -28,5 +29,21 @@ describe('deploy/nats/nats.conf in the deployments', () => {
     expect(compose.services.nats.volumes).toContain('./nats/nats.conf:/etc/nats/nats.conf:ro');
     expect(compose.services.nats.command.join(' ')).toContain('--config /etc/nats/nats.conf');
     expect(conf).toContain(`user: "${compose.services['silo-1'].environment.GRANARY_NATS_USER}"`);
+  });
+});
+
+describe('the entry point\'s NATS credentials and key', () => {
+  const base = { GRANARY_NATS_URL: 'nats://nats:4222' };
+  it('reads user, password, key and TLS files', () => {
+    const c = readConfig({ ...base, GRANARY_NATS_USER: 'granary-silo', GRANARY_NATS_PASSWORD: ' p w ', GRANARY_CLUSTER_KEY: 'k'.repeat(16), GRANARY_NATS_CA_FILE: '/ca.pem' });
+    expect(c.natsUser).toEqual({ user: 'granary-silo', pass: ' p w ' });
+    expect(c.clusterKey).toBe('k'.repeat(16));
+    expect(c.natsTls).toEqual({ caFile: '/ca.pem' });
+    expect(readConfig(base).natsTls).toBeUndefined();
+  });
+  it('refuses a short key, a user without a password, a certificate without its key — naming the variable', () => {
+    expect(() => readConfig({ ...base, GRANARY_CLUSTER_KEY: 'short' })).toThrow(/^GRANARY_CLUSTER_KEY: expected at least 16 characters/);
+    expect(() => readConfig({ ...base, GRANARY_NATS_USER: 'granary-silo' })).toThrow(/GRANARY_NATS_PASSWORD/);
+    expect(() => readConfig({ ...base, GRANARY_NATS_CERT_FILE: '/c.pem' })).toThrow(/GRANARY_NATS_KEY_FILE/);
   });
 });

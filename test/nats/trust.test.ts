@@ -226,8 +226,10 @@ describe('NATS trust model with deploy/nats/nats.conf', () => {
     nc.publish(`${P}.call.${a.id}`, frame([
       { id: 1, kind: CALL, text: call('$txn.resolve', 'Account/victim', ['0000txnid', true]) },
       { id: 2, kind: CALL, text: encode({ k: 'call', target: 'Account/victim', method: 'deposit', args: [1], timeout: 5000, hops: 0, placed: false, ext: { txn: { id: 'forged', dl: Date.now() + 3_600_000 } } }) },
+      // A call chain naming the target would let the call into its turn (reentrancy).
+      { id: 3, kind: CALL, text: encode({ k: 'call', target: 'Counter/busy', method: 'add', args: [1], timeout: 5000, hops: 0, placed: false, chain: ['Counter/busy'] }) },
     ]), { reply: box.subject });
-    await box.until(() => box.records().length === 2);
+    await box.until(() => box.records().length === 3);
     for (const r of box.records()) {
       const reply = decode(r.text) as Reply;
       expect(reply.k).toBe('err');
@@ -279,7 +281,7 @@ describe('NATS trust model with deploy/nats/nats.conf', () => {
     expect(await (await js.views.kv(DIRECTORY_BUCKET)).get(key)).toBeNull();
   });
 
-  it('no amplification: a malformed frame gets one refusal; N records get at most N replies and no more bytes than they carried (plus a bounded slack)', async () => {
+  it('no amplification: a malformed frame gets one refusal; N records get at most N replies and no more bytes than they carried (plus 64 kB)', async () => {
     const nc = await raw('client');
     const a = silos[0]!;
     const box = inbox(nc, `${P}.inbox.client.amp`);
@@ -303,7 +305,7 @@ describe('NATS trust model with deploy/nats/nats.conf', () => {
       const replies = flood.records();
       expect(replies.length).toBe(n);
       expect(new Set(replies.map((r) => r.id)).size).toBe(n);
-      expect(flood.bytes()).toBeLessThanOrEqual(sent.byteLength + 4096);
+      expect(flood.bytes()).toBeLessThanOrEqual(sent.byteLength + 64 * 1024);
       // The first ones still say what was wrong; the rest are sent without their text.
       expect((decode(replies[0]!.text) as Reply).k).toBe('err');
     }
