@@ -75,6 +75,6 @@ function explain(err: unknown): string {
     return `the server's permissions do not let this user do what a silo does (${msg}); silos need the silo user of deploy/nats/nats.conf, and a client with the client user must route through the gateway (clientRouting 'auto' or 'gateway')`;
   }
   if (e?.code === 'CONNECTION_REFUSED' || /ECONNREFUSED|CONNECTION_REFUSED/.test(msg)) return `connection refused (${msg}); is nats-server running there?`;
-  if (/jetstream not enabled|jetstream is not enabled/i.test(msg) || e?.code === '503') return `JetStream is not enabled (${msg}); start nats-server with -js`;
+  if (/jetstream not enabled|jetstream is not enabled/i.test(msg) || e?.code === '503') return `JetStream is not available to this connection (${msg}); start nats-server with -js, and in operator (JWT) mode give the account JetStream limits (nsc edit account --js-mem-storage … --js-disk-storage …)`;
   return msg;
 }
