@@ -2,6 +2,9 @@
 // Scope: the files behind documented promises (turns, reentrancy, deadlock,
 // activation, overload, codec limits, transactions, schemas, gateway errors,
 // DynamoDB storage), tested by the fast suites in vitest.mutation.config.ts.
+// Versions: Stryker 9.6.1 or later reads per-test coverage from Vitest 4.1 (earlier
+// versions get none and run every test for every mutant); Stryker 10 needs Node 22.
+// Scores per folder and how to read them: docs/testing.md "Mutation testing".
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
