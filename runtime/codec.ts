@@ -187,7 +187,7 @@ function fromWire(x: unknown, options: DecodeOptions | undefined, depth: number)
       if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return Number(v);
       throw malformed('"num" carries -0, NaN, Infinity or -Infinity');
     case 'big':
-      if (typeof v !== 'string' || v.length > CODEC_LIMITS.maxBigIntDigits + 1 || !/^-?\d+$/.test(v)) {
+      if (typeof v !== 'string' || v.length - (v.charCodeAt(0) === 45 /* - */ ? 1 : 0) > CODEC_LIMITS.maxBigIntDigits || !/^-?\d+$/.test(v)) {
         throw malformed(`"big" needs a string of at most ${CODEC_LIMITS.maxBigIntDigits} decimal digits`);
       }
       return BigInt(v);

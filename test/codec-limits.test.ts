@@ -90,6 +90,10 @@ describe('codec limits', () => {
     // A BigInt of a million digits (parsing is quadratic).
     refused(`{"$":"big","v":"${'9'.repeat(1_000_000)}"}`, /at most 4096 decimal digits/);
     refused('{"$":"big","v":"12x"}', /"big" needs/);
+    // Exactly at the limit, with or without a sign; one digit more is refused.
+    expect(decode(`{"$":"big","v":"${'9'.repeat(4_096)}"}`)).toBe(10n ** 4_096n - 1n);
+    expect(decode(`{"$":"big","v":"-${'9'.repeat(4_096)}"}`)).toBe(-(10n ** 4_096n - 1n));
+    refused(`{"$":"big","v":"${'9'.repeat(4_097)}"}`, /at most 4096 decimal digits/);
     refused('{"$":"map","v":{"length":5}}', /"map" needs an array/);
     refused('{"$":"map","v":[[1]]}', /"map" needs an array of \[key, value\] pairs/);
     refused('{"$":"set","v":"abc"}', /"set" needs an array/);

@@ -11,7 +11,7 @@ import { ReentrantSerial, Serial } from '../fixtures/grains.js';
 
 /** Records the order turns start and end in, to see that they never overlap. */
 class Journal extends Grain {
-  static interleave = ['look'];
+  static interleave = ['look', 'holdAside'];
   log: string[] = [];
   private gates = new Map<string, () => void>();
   async hold(name: string): Promise<string> {
@@ -23,6 +23,10 @@ class Journal extends Grain {
   async quick(name: string): Promise<string> {
     this.log.push(`quick ${name}`);
     return name;
+  }
+  /** Interleaves, and holds like `hold` until `look(name)` lets it go. */
+  async holdAside(name: string): Promise<string> {
+    return this.hold(name);
   }
   /** Interleaves: lets a held turn go and reports what ran so far. */
   async look(release?: string): Promise<string[]> {
@@ -81,5 +85,19 @@ describe('turns on an active grain', () => {
     expect(await second).toBe('b');
     expect(await third).toBe('c');
     expect(await j.look()).toEqual(['start a', 'end a', 'start b', 'end b', 'quick c']);
+  });
+
+  it('an exclusive call waits for interleaved turns in progress too', async () => {
+    silo = await Silo.start({ grains: [Journal] });
+    const j = silo.getGrain(Journal, 'aside');
+    await j.look();
+    const aside = j.holdAside('x');
+    await until(j, (log) => log.includes('start x'));
+    const exclusive = j.quick('y');
+    expect(await j.look()).toEqual(['start x']);
+    await j.look('x');
+    expect(await aside).toBe('x');
+    expect(await exclusive).toBe('y');
+    expect(await j.look()).toEqual(['start x', 'end x', 'quick y']);
   });
 });
