@@ -4,29 +4,14 @@
  * on Cloudflare). The next call meets a new instance, which loads the grain's state and goes
  * on with the same ETag.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { GrainClient } from 'granary';
+import { expect, it } from 'vitest';
 import { Incarnation } from './grains.js';
-import { buildWorker, startWorker, tempDir, type RunningWorker } from './worker-host.js';
+import { useTestWorker } from './worker-host.js';
 
-const build = tempDir('granary-worker-eviction-');
-let worker: RunningWorker;
-let client: GrainClient;
-
-beforeAll(async () => {
-  await buildWorker('test/workers/worker-entry.ts', `${build.dir}/worker.js`);
-  worker = await startWorker({ scriptPath: `${build.dir}/worker.js` });
-  client = GrainClient.http(worker.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await worker?.dispose();
-  build.remove();
-});
+const host = useTestWorker('granary-worker-eviction-');
 
 it('an idle grain object is evicted; the next call activates it again with its stored state', async () => {
-  const g = client.getGrain(Incarnation, 'idle');
+  const g = host.client.getGrain(Incarnation, 'idle');
   const before = await g.whoAmI();
   expect(await g.bump()).toBe(1);
   expect(await g.bump()).toBe(2);

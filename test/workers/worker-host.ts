@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
+import { afterAll, beforeAll } from 'vitest';
+import { GrainClient } from 'granary';
 import { readWranglerConfig, type WranglerConfig } from './wrangler-config.js';
 
 const run = promisify(execFile);
@@ -71,4 +73,28 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
 export function tempDir(prefix: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The test Worker (test/workers/worker-entry.ts) built and started for the calling test file,
+ * with a `GrainClient.http` on it; stopped and removed after the file's tests.
+ */
+export function useTestWorker(prefix: string): { readonly worker: RunningWorker; readonly client: GrainClient } {
+  const build = tempDir(prefix);
+  let worker: RunningWorker | undefined;
+  let client: GrainClient | undefined;
+  beforeAll(async () => {
+    await buildWorker('test/workers/worker-entry.ts', `${build.dir}/worker.js`);
+    worker = await startWorker({ scriptPath: `${build.dir}/worker.js` });
+    client = GrainClient.http(worker.url);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await worker?.dispose();
+    build.remove();
+  });
+  return {
+    get worker() { return worker!; },
+    get client() { return client!; },
+  };
 }
