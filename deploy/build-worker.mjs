@@ -92,7 +92,7 @@ export async function buildWorker({ entry = 'silo/workers/entry.ts', outfile = '
  * are inferred from `name: () => …`), so the helper now defines it only when it differs —
  * a class esbuild renamed (`var Pinger = class _Pinger`) still gets its own name back.
  */
-function cheapenNameHelper(file) {
+export function cheapenNameHelper(file) {
   const code = readFileSync(file, 'utf8');
   const helper = 'var __name = (target, value) => __defProp(target, "name", { value, configurable: true });';
   if (!code.includes(helper)) return; // no keepNames helper in this bundle (or esbuild changed it: left as is)

@@ -8,7 +8,7 @@
  * (silo/workers/root.ts) offers the same names minus the Node-only ones.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -70,26 +70,52 @@ async function inNode<T>(body: string): Promise<T> {
   }
 }
 
-/** Source files (relative, without `.ts`) whose built `.js` is missing or older than they are. */
+/** Source files (relative) newer than the built root entry (or everything, when there is none). */
 function staleOutputs(): string[] {
+  const built = join(ROOT, 'dist', 'index.js');
+  const builtAt = existsSync(built) ? statSync(built).mtimeMs : -1;
   const stale: string[] = [];
   const visit = (path: string): void => {
     if (statSync(path).isDirectory()) {
       for (const entry of readdirSync(path)) visit(join(path, entry));
       return;
     }
-    if (!path.endsWith('.ts') || path.endsWith('.d.ts')) return;
-    const rel = relative(ROOT, path).replace(/\.ts$/, '');
-    const out = join(ROOT, 'dist', `${rel}.js`);
-    if (!existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs) stale.push(rel);
+    if (path.endsWith('.ts') && !path.endsWith('.d.ts') && statSync(path).mtimeMs > builtAt) stale.push(relative(ROOT, path));
   };
   for (const p of ['index.ts', 'internal.ts', 'testing.ts', 'runtime', 'silo', 'client', 'grains']) visit(join(ROOT, p));
   return stale;
 }
 
+/** The dist modules (relative to dist) that package.json's `exports` and `bin` name. */
+function entryModules(): Set<string> {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: object; bin: Record<string, string> };
+  const targets = new Set<string>(Object.values(pkg.bin).map((b) => b.replace(/^dist\//, '')));
+  JSON.stringify(pkg.exports, (_k, v: unknown) => {
+    if (typeof v === 'string' && v.startsWith('./dist/') && v.endsWith('.js')) targets.add(v.slice('./dist/'.length));
+    return v;
+  });
+  return targets;
+}
+
+/** The `.js` files of the built package (dist without bench/, test/ and worker/), relative to dist. */
+function packageModules(): string[] {
+  const dist = join(ROOT, 'dist');
+  const out: string[] = [];
+  const visit = (path: string): void => {
+    if (statSync(path).isDirectory()) {
+      if (!['bench', 'test', 'worker'].includes(relative(dist, path))) for (const entry of readdirSync(path)) visit(join(path, entry));
+    } else if (path.endsWith('.js')) out.push(relative(dist, path));
+  };
+  visit(dist);
+  return out.sort();
+}
+
 beforeAll(async () => {
   // `npm test` builds first; run alone, this file builds once if the sources are newer.
-  if (staleOutputs().length > 0) await run('npm', ['run', 'build'], { cwd: ROOT });
+  // Compiling bench/ (tsconfig.bench.json) leaves a few unbundled helpers in dist: a build clears them.
+  const entries = entryModules();
+  const unbundled = packageModules().some((m) => !m.startsWith('chunks/') && !entries.has(m));
+  if (staleOutputs().length > 0 || unbundled) await run('npm', ['run', 'build'], { cwd: ROOT });
 }, 180_000);
 
 describe('granary (the root)', () => {
@@ -126,6 +152,42 @@ describe('granary (the root)', () => {
     expect(r.subpaths).toEqual(['function', 'function', 'function']);
     expect(r.workers).toBe(pathToFileURL(join(ROOT, 'dist', 'silo', 'workers', 'index.js')).href);
     expect(r.heavy).toEqual([]);
+  });
+});
+
+describe('the built package (deploy/bundle-package.mjs)', () => {
+  it('is one module per entry point plus shared chunks: every export and bin, nothing else', () => {
+    const targets = entryModules();
+    const modules = packageModules();
+    expect(modules.filter((m) => !m.startsWith('chunks/')).sort()).toEqual([...targets].sort());
+    expect(modules.filter((m) => m.startsWith('chunks/')).length).toBeGreaterThan(0);
+  });
+
+  it('shares one copy of the runtime across entry points: a grain class from the root runs on granary/testing and granary/silo', async () => {
+    const r = await inNode<Record<string, unknown>>(`
+      const { Grain, TestCluster: RootTestCluster, Silo } = await import('granary');
+      const { TestCluster } = await import('granary/testing');
+      const internal = await import('granary/internal');
+      const runtime = await import('granary/runtime');
+      const silo = await import('granary/silo');
+      class Tally extends Grain {
+        initialState() { return { n: 0 }; }
+        async add(k) { this.state.n += k; await this.writeState(); return this.state.n; }
+      }
+      const cluster = await TestCluster.start({ grains: [Tally] });
+      try {
+        const ref = cluster.client.getGrain(Tally, 'a');
+        await ref.add(2);
+        report({
+          value: await ref.add(3),
+          sameGrain: runtime.Grain === Grain && internal.Grain === Grain,
+          sameSilo: silo.Silo === Silo && RootTestCluster === TestCluster,
+        });
+      } finally {
+        await cluster.stop();
+      }
+    `);
+    expect(r).toEqual({ value: 5, sameGrain: true, sameSilo: true });
   });
 });
 
