@@ -4,11 +4,13 @@
  */
 import {
   GrainTypes, makeRef, systemClock,
-  type CallFilters, type Clock, type ClusterConnection, type ClusterProvider, type Grain, type GrainClass, type GrainRef, type Invoker,
-  type TransactionRunOptions, type TxnEnv,
+  type CallFilters, type ClientStream, type Clock, type ClusterConnection, type ClusterProvider, type Grain, type GrainClass, type GrainRef, type Invoker,
+  type StreamProvider, type TransactionRunOptions, type TxnEnv,
 } from '../runtime/index.js';
+import { clientStream, providerClientStreams, type ClientStreams } from './streams.js';
 import type { GrainRegistry, RegisteredGrain, RegisteredName } from '../runtime/grain-registry.js';
 import { ClientRouter } from './cluster-client.js';
+import { tracingFilters } from '../runtime/features/tracing/index.js';
 import { httpTransport, type HttpClientOptions } from './http.js';
 import { clientTransactionEnv, runClientTransaction } from './transaction.js';
 
@@ -23,6 +25,10 @@ export interface ConnectOptions {
   clock?: Clock;
   /** Outgoing call filters, run around every call this client makes. */
   filters?: Pick<CallFilters, 'outgoing'>;
+  /** A CLIENT span per call while an OpenTelemetry tracer provider is registered (default true). */
+  tracing?: boolean;
+  /** The cluster's stream provider, for `getStream` (TestCluster passes its own); omitted: `getStream` rejects. */
+  streams?: StreamProvider;
 }
 
 /** How a client sends calls: a cluster connection, or HTTP. */
@@ -30,6 +36,10 @@ export interface ClientTransport extends Invoker {
   close(): Promise<void>;
   /** Where `transaction()` coordinates from; undefined when the transport cannot carry transactions (HTTP). */
   readonly transactions?: TxnEnv;
+  /** Throws for a grain type or key this transport cannot carry (checked by `getGrain`). */
+  checkTarget?(type: string, key: string): void;
+  /** Publishing and subscribing to streams, when the transport can (`getStream`). */
+  streams?: ClientStreams;
 }
 
 /** `R`: the type of a `defineGrains` registry, which types references by type name (`GrainClient.http<typeof grains>(url)`). */
@@ -49,9 +59,12 @@ export class GrainClient<R extends GrainRegistry = GrainRegistry> {
       clock,
       responseTimeoutMs: options.responseTimeoutMs ?? 30_000,
       decodeOptions: { ref: (t, k) => client!.getGrain(t, k) },
-      outgoingFilters: options.filters?.outgoing,
+      // Tracing first (outermost); idle, and skipped, while no tracer provider is registered.
+      outgoingFilters: [...(options.tracing === false ? [] : tracingFilters().outgoing), ...(options.filters?.outgoing ?? [])],
     });
-    client = new GrainClient<R>(clusterTransport(router, connection, clock));
+    const transport = clusterTransport(router, connection, clock);
+    if (options.streams !== undefined) transport.streams = providerClientStreams(options.streams, { ref: (t, k) => client!.getGrain(t, k) });
+    client = new GrainClient<R>(transport);
     return client;
   }
 
@@ -71,6 +84,7 @@ export class GrainClient<R extends GrainRegistry = GrainRegistry> {
   getGrain<G>(type: RegisteredName<R>, key: string): GrainRef<G>;
   getGrain(type: string | GrainClass, key: string): unknown {
     const name = typeof type === 'string' ? type : this.known.add(type).name;
+    this.transport.checkTarget?.(name, key);
     return makeRef(this.known, name, key, this.transport);
   }
 
@@ -82,12 +96,21 @@ export class GrainClient<R extends GrainRegistry = GrainRegistry> {
     return runClientTransaction(this.transport.transactions, fn, options);
   }
 
+  /**
+   * The stream (`namespace`, `key`): `publish(item)` → `{ seq }`, and `subscribe((item, meta) => …,
+   * { from })`, a subscription that lives as long as this client (or until `close()`).
+   */
+  getStream<T = unknown>(namespace: string, key: string): ClientStream<T> {
+    return clientStream<T>(this.transport.streams, namespace, key);
+  }
+
   async close(): Promise<void> {
+    await this.transport.streams?.close();
     await this.transport.close();
   }
 }
 
-function clusterTransport(router: ClientRouter, connection: ClusterConnection, clock: Clock): ClientTransport {
+function clusterTransport(router: ClientRouter, connection: ClusterConnection, clock: Clock): ClientTransport & { streams?: ClientStreams } {
   return {
     invoke: (target, key, method, args) => router.invoke(target, key, method, args),
     transactions: clientTransactionEnv(router, clock),

@@ -12,7 +12,9 @@ import {
   type DecodeOptions, type GrainId, type WireError,
 } from '../runtime/index.js';
 import { CTX_HEADER, GRANARY_JSON, TIMEOUT_HEADER } from '../runtime/protocol.js';
+import { activeTraceHeaders, clientSpan, tracingEnabled } from '../runtime/features/tracing/index.js';
 import type { ClientTransport } from './grain-client.js';
+import { httpClientStreams } from './streams.js';
 
 export interface HttpClientOptions {
   /** Sent with every request, e.g. `{ authorization: 'Bearer …' }`. */
@@ -44,9 +46,22 @@ export function httpTransport(baseUrl: string, options: HttpClientOptions & { re
   let closed = false;
 
   return {
-    async invoke(target: GrainId, targetKey: string, method: string, args: unknown[]): Promise<unknown> {
+    checkTarget: checkPathSegments,
+    streams: httpClientStreams({ root, headers: options.headers ?? {}, fetch: doFetch, decodeOptions }),
+    invoke(target: GrainId, targetKey: string, method: string, args: unknown[]): Promise<unknown> {
+      // A CLIENT span per call while a tracer provider is registered; `traceparent` carries it.
+      if (tracingEnabled()) return clientSpan(target.type, method, target.key, undefined, () => send(target, targetKey, method, args), false);
+      return send(target, targetKey, method, args);
+    },
+    async close() {
+      closed = true;
+      for (const a of inflight) a.abort();
+    },
+  };
+
+  async function send(target: GrainId, targetKey: string, method: string, args: unknown[]): Promise<unknown> {
       if (closed) throw new SiloUnavailableError('this GrainClient is closed');
-      const body = `{"args":${encode(args)}}`;
+      const body = `{"args":${encode(args, 1)}}`;
       const headers: Record<string, string> = {
         ...options.headers,
         'content-type': GRANARY_JSON,
@@ -56,6 +71,11 @@ export function httpTransport(baseUrl: string, options: HttpClientOptions & { re
       const ctx = currentScope()?.ctx;
       const context = ctx === undefined ? undefined : contextHeader(ctx);
       if (context !== undefined) headers[CTX_HEADER] = context;
+      const trace = tracingEnabled() ? activeTraceHeaders() : undefined;
+      if (trace !== undefined) {
+        headers.traceparent = trace.traceparent;
+        if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
+      }
       const url = `${root}/grains/${encodeURIComponent(target.type)}/${encodeURIComponent(target.key)}/${encodeURIComponent(method)}`;
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), timeoutMs + TIMEOUT_SLACK_MS);
@@ -77,19 +97,29 @@ export function httpTransport(baseUrl: string, options: HttpClientOptions & { re
         inflight.delete(abort);
       }
       return readResponse(res, text, decodeOptions, `${targetKey}.${method}`);
-    },
-    async close() {
-      closed = true;
-      for (const a of inflight) a.abort();
-    },
-  };
+  }
+}
+
+/**
+ * A type or key of "." or ".." cannot be a URL path segment: every URL parser resolves it
+ * (and "%2E" / "%2E%2E" alike, by the URL standard), so the request would reach another
+ * route. Refused when the reference is made, not at the first call.
+ */
+function checkPathSegments(type: string, key: string): void {
+  for (const [what, value] of [['type', type], ['key', key]] as const) {
+    if (value === '.' || value === '..') {
+      throw new InvalidArgumentError(
+        `grain ${what} ${JSON.stringify(value)} cannot be sent through GrainClient.http: URLs resolve "." and ".." path segments (encoded or not), so no gateway route can carry it; pick another ${what}, or call this grain through GrainClient.connect (NATS)`,
+      );
+    }
+  }
 }
 
 function readResponse(res: Response, text: string, decodeOptions: DecodeOptions, what: string): unknown {
   const rich = (res.headers.get('content-type') ?? '').toLowerCase().startsWith(GRANARY_JSON);
   let body: unknown;
   try {
-    body = rich ? decode(text, decodeOptions) : JSON.parse(text);
+    body = rich ? decode(text, decodeOptions, 1) : JSON.parse(text);
   } catch {
     throw httpStatusError(res.status, `${what}: the gateway answered HTTP ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`);
   }

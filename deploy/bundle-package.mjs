@@ -22,7 +22,7 @@
  * package can load a module outside the shared chunks.
  */
 import { build } from 'esbuild';
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cheapenNameHelper } from './build-worker.mjs';
@@ -61,9 +61,15 @@ function builtModules(dir, skip) {
 
 export async function bundlePackage({ quiet = false } = {}) {
   const entries = entryPoints();
+  // Bundling a bundle would lose the modules its chunks came from: dist must be tsc's output.
+  const bundled = entries.filter((e) => existsSync(e) && readFileSync(e, 'utf8').includes(`/${CHUNKS}/`));
+  if (bundled.length > 0) {
+    throw new Error(`${bundled.map((e) => relative(root, e)).join(', ')} ${bundled.length === 1 ? 'is' : 'are'} already bundled: `
+      + 'dist is not fresh tsc output (did `tsc -p tsconfig.build.json` fail?). Run `npm run build`.');
+  }
   // bench/ and test/ are compiled by their own tsconfigs; worker/ is the Worker bundle.
-  const otherBuilds = new Set(['bench', 'test', 'worker', CHUNKS]);
-  rmSync(join(dist, CHUNKS), { recursive: true, force: true });
+  const otherBuilds = new Set(['bench', 'test', 'worker']);
+  // Old chunks are in this list too: removed below unless this build wrote them again.
   const before = builtModules(dist, otherBuilds);
   const result = await build({
     entryPoints: entries,
@@ -76,8 +82,15 @@ export async function bundlePackage({ quiet = false } = {}) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
-    // Grain type names default to class names (runtime/grain-type.ts): keep them.
+    // Packages stay imports, except the few the root import needs (BUNDLED_PACKAGES): each
+    // would be resolved and loaded module by module — @opentelemetry/api is CommonJS, ~45
+    // modules; its ESM build is bundled. It is made to exist in several copies: the SDK a
+    // user registers is found through a global.
+    external: externalPackages(),
+    mainFields: ['module', 'main'],
+    // Class names are grain type and error names at run time, and a bundle renames classes
+    // (`var Silo = class _Silo` for one that refers to itself). The naming helper this adds
+    // around functions is made cheap below.
     keepNames: true,
     sourcemap: true,
     metafile: true,
@@ -94,6 +107,17 @@ export async function bundlePackage({ quiet = false } = {}) {
   const outputs = Object.keys(result.metafile.outputs).filter((p) => p.endsWith('.js'));
   for (const file of outputs) cheapenNameHelper(resolve(root, file));
   return { entries: entries.length, outputs: outputs.length, removed };
+}
+
+/** Bundled into the package rather than imported (see the build options). */
+const BUNDLED_PACKAGES = new Set(['@opentelemetry/api', 'ulid', 'croner']);
+
+/** Every dependency except those bundled, as esbuild `external` patterns (with their subpaths). */
+function externalPackages() {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const names = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies, ...pkg.devDependencies });
+  // cloudflare:* are workerd's own modules (the Workers face is built too, for its types and bundlers).
+  return ['cloudflare:*', ...names.filter((n) => !BUNDLED_PACKAGES.has(n)).flatMap((n) => [n, `${n}/*`])];
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -11,9 +11,9 @@
 import { chainDepth, chainIncludes, newScope, scopeStorage } from './context.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { decode, encode } from './codec.js';
-import { DeadlockError, InconsistentStateError, MethodNotFoundError } from './errors.js';
+import { DeadlockError, InconsistentStateError, MethodNotFoundError, TimeoutError, toGrainError } from './errors.js';
 import { systemMessageHandler } from './features.js';
-import { runFilters, type CallFilter, type GrainCall } from './filters.js';
+import { anyFilterActive, runFilters, type CallFilter, type GrainCall } from './filters.js';
 import { initialStateOf, instantiateGrain, type DeactivationReason, type Disposable, type Grain, type GrainRuntime, type TimerOptions } from './grain.js';
 import type { GrainClass, GrainType } from './grain-type.js';
 import type { GrainId } from './identity.js';
@@ -51,6 +51,8 @@ export interface ActivationHost {
   requestDeactivation(act: Activation, reason: DeactivationReason): void;
   /** Reports an error no caller will see (a timer tick, `onDeactivate`). */
   reportError(act: Activation, what: string, err: unknown): void;
+  /** A call's turn failed with `err`, which its caller gets (the silo logs grain exceptions). */
+  callFailed?(act: Activation, call: PendingCall, err: unknown, answer: unknown): void;
 }
 
 export interface ActivationInit {
@@ -95,12 +97,16 @@ export class Activation implements GrainRuntime {
   private timers: Set<Timer> | null = null;
   private deactivateRequested = false;
   private writeChain: Promise<void> | null = null;
+  /** A write refused earlier in this activation (see afterRefusedWrite). */
+  private refusedWrite: unknown = undefined;
   /** Resolves when the activation has fully ended (deactivated or failed to activate). */
   private endedPromise: Promise<void> | null = null;
   private endResolve: (() => void) | null = null;
 
   /** Runs a call's method: directly, or through the incoming call filters. */
   private readonly invoke: (grain: Grain<unknown>, call: PendingCall) => unknown;
+  /** Every filter can be idle (tracing with no SDK): a turn checks, and skips them all when they are. */
+  private readonly filtersMayIdle: boolean;
   /** Incoming filters: the host's, then the features' of this type (runtime/features.ts). */
   private readonly filters: readonly CallFilter[];
   private components: Map<object, ActivationComponent> | null = null;
@@ -123,6 +129,7 @@ export class Activation implements GrainRuntime {
       : [...this.host.incomingFilters, ...this.type.filters.map((make) => make(this))];
     this.filters = filters;
     this.invoke = filters.length === 0 ? invokeMethod : (grain, call) => this.invokeFiltered(grain, call);
+    this.filtersMayIdle = filters.length > 0 && filters.every((f) => f.active !== undefined);
   }
 
   /**
@@ -172,12 +179,16 @@ export class Activation implements GrainRuntime {
     await this.loadState();
     await scopeStorage.run(newScope({ grain: this.key }), () => this.grain.onActivate());
     this.status = Status.Valid;
+    // onActivate caught a refused write: this activation's state is not the stored one.
+    if (this.refusedWrite !== undefined) this.deactivateOnIdle();
     this.lastActive = this.host.clock.now();
     this.host.scheduleIdleCheck(this, this.expiresAt());
     this.pump();
   }
 
   private async loadState(): Promise<void> {
+    // A feature that keeps this type's state (journaled grains) loads it instead.
+    if (this.type.loadState !== undefined) return this.type.loadState(this);
     const stored = await this.host.storage.read(this.id, DEFAULT_STATE_NAME);
     this.etag = stored?.etag;
     this.grain.state = stored?.payload !== undefined
@@ -257,10 +268,11 @@ export class Activation implements GrainRuntime {
     const scope = newScope({ ctx: caller?.ctx, ctxShared: true, grain: this.key, parent: caller, ext: caller?.ext });
     let result: unknown;
     try {
-      result = scopeStorage.run(scope, this.invoke, this.grain, call);
+      const invoke = this.filtersMayIdle && !anyFilterActive(this.filters) ? invokeMethod : this.invoke;
+      result = scopeStorage.run(scope, invoke, this.grain, call);
     } catch (err) {
       this.finish(exclusive, call);
-      call.reject(err);
+      this.failed(call, err);
       return;
     }
     (result instanceof Promise ? result : Promise.resolve(result)).then(
@@ -278,9 +290,16 @@ export class Activation implements GrainRuntime {
       },
       (err) => {
         this.finish(exclusive, call);
-        call.reject(err);
+        this.failed(call, err);
       },
     );
+  }
+
+  /** Answers a call whose turn threw: the host hears of it first (with the error as the caller gets it). */
+  private failed(call: PendingCall, err: unknown): void {
+    const answer = toGrainError(err);
+    this.host.callFailed?.(this, call, err, answer);
+    call.reject(answer);
   }
 
   /** Runs the method through the incoming filters; a filter may replace the arguments or answer itself. */
@@ -404,7 +423,7 @@ export class Activation implements GrainRuntime {
     this.queue = null;
     const calls: PendingCall[] = [];
     for (const item of q) {
-      if (item instanceof TimerTurn) continue;
+      if (item instanceof TimerTurn) { item.dropped?.(); continue; }
       item.queued = false;
       if (!item.settled) calls.push(item);
     }
@@ -426,12 +445,21 @@ export class Activation implements GrainRuntime {
   // ---- GrainRuntime --------------------------------------------------------------
 
   writeState(): Promise<void> {
+    // Checked when the turn asks, not when the write's turn in the chain comes.
+    let refusal: unknown;
+    try {
+      this.beginWrite();
+    } catch (err) {
+      refusal = err;
+    }
     const run = async () => {
-      const payload = encode(this.grain.state);
       try {
+        if (refusal !== undefined) throw refusal;
+        this.checkStateStorable();
+        const payload = encode(this.grain.state);
         this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
       } catch (err) {
-        this.afterStorageConflict(err);
+        this.afterRefusedWrite(err);
         throw err;
       }
     };
@@ -443,26 +471,65 @@ export class Activation implements GrainRuntime {
 
   async readState(): Promise<void> {
     await this.loadState();
+    // The state is the stored one again: writes may go on.
+    this.refusedWrite = undefined;
   }
 
   async clearState(): Promise<void> {
     try {
+      this.beginWrite();
       this.etag = await this.host.storage.clear(this.id, DEFAULT_STATE_NAME, this.etag);
     } catch (err) {
-      this.afterStorageConflict(err);
+      this.afterRefusedWrite(err);
       throw err;
     }
     this.grain.state = initialStateOf(this.grain);
+    this.refusedWrite = undefined;
   }
 
   /**
-   * A write that lost the ETag race means this activation's state is stale (another
-   * activation wrote, or a write of ours landed unacknowledged): every later write would
-   * fail too. It deactivates after the current call, and the next call starts from the
-   * stored state.
+   * After a write storage refused or that failed — too large, too deep, not serialisable,
+   * a lost ETag race, a storage error, a deadline that already answered — `state` holds what
+   * is not stored (or, when the outcome is unknown, may not be). The activation deactivates
+   * once its running turns end, and the next call starts from the stored state; until then
+   * no write of this `state` is attempted (unless `readState()` reloads it), so neither a
+   * later call nor `onDeactivate` can store what storage refused. Why deactivate rather than
+   * reload in place: docs/storage.md, "When a write fails".
    */
-  private afterStorageConflict(err: unknown): void {
-    if (err instanceof InconsistentStateError) this.deactivateOnIdle();
+  private afterRefusedWrite(err: unknown): void {
+    // The first failure is the one to report; later refusals only repeat it.
+    this.refusedWrite ??= err ?? new Error('state write failed');
+    this.deactivateOnIdle();
+  }
+
+  private checkStateStorable(): void {
+    if (this.refusedWrite === undefined) return;
+    const why = (this.refusedWrite as { message?: unknown }).message;
+    throw new InconsistentStateError(
+      `${this.key}: an earlier write of this activation's state failed (${typeof why === 'string' ? why : String(this.refusedWrite)}), so its state may differ from the stored one; the activation deactivates after the turns running now and the next call starts from the stored state (call readState() to reload it first if this turn must write)`,
+    );
+  }
+
+  /**
+   * The deadline rule (docs/storage.md, "Deadlines and state writes"): a turn whose call was
+   * already answered with a timeout may not write (its caller was told it failed); once a
+   * turn begins a write, no deadline cuts the calls running: they get the write's outcome.
+   * With interleaved turns the writer cannot be told apart, so every running call is held
+   * and none refused.
+   */
+  private beginWrite(): void {
+    const current = this.current;
+    const interleaved = this.interleavedCalls;
+    if (interleaved === null || interleaved.size === 0) {
+      if (current === null) return; // activation, deactivation, a timer or a feature's turn
+      if (current.timedOut) {
+        throw new TimeoutError(`${this.key}.${current.method} ran past its deadline and its caller was answered with a timeout; its state write is refused, so a call answered as failed stores nothing`);
+      }
+      current.writing = true;
+      return;
+    }
+    if (current !== null && !current.timedOut) current.writing = true;
+    for (const c of interleaved) if (!c.timedOut) c.writing = true;
   }
 
   ref(type: string | GrainClass, key: string): unknown {
@@ -516,6 +583,21 @@ export class Activation implements GrainRuntime {
     return { dispose: timer.dispose };
   }
 
+  /**
+   * Runs `fn` as an exclusive turn of this grain with no request context, behind the calls
+   * already waiting, once the activation is valid: how a feature runs grain code (a reminder's
+   * `receiveReminder`). Resolves or rejects with what `fn` returned or threw; unlike a timer
+   * tick it counts as use. If the activation ends before the turn starts, it never runs and
+   * `dropped` is called instead (route the work again).
+   */
+  runTurn(fn: () => unknown, dropped?: () => void): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      const turn = new TimerTurn(fn, () => undefined, resolve, reject, dropped);
+      if (this.status === Status.Valid && !this.exclusive && this.running === 0 && this.queue === null) this.startTimer(turn);
+      else (this.queue ??= []).push(turn);
+    });
+  }
+
   /** A timer tick is an ordinary exclusive turn with no request context; it does not count as use. */
   private runTimerTurn(fn: () => unknown): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -530,14 +612,21 @@ export class Activation implements GrainRuntime {
     this.exclusive = true;
     const usedAt = this.lastActive;
     const scope = newScope({ grain: this.key });
-    const done = (failed: boolean, err?: unknown) => {
+    const done = (failed: boolean, err?: unknown, value?: unknown) => {
+      if (turn.onResult !== undefined) {
+        // A feature's turn (`runTurn`): its caller gets the outcome, and it counts as use.
+        this.finish(true);
+        if (failed) turn.onError!(err);
+        else turn.onResult(value);
+        return;
+      }
       if (failed) this.host.reportError(this, 'timer', err);
       this.finish(true);
       this.lastActive = usedAt; // a tick is not use: it must not keep the grain alive
       turn.done();
     };
     try {
-      Promise.resolve(scopeStorage.run(scope, () => turn.fn.call(this.grain))).then(() => done(false), (e) => done(true, e));
+      Promise.resolve(scopeStorage.run(scope, () => turn.fn.call(this.grain))).then((v) => done(false, undefined, v), (e) => done(true, e));
     } catch (e) {
       done(true, e);
     }
@@ -551,9 +640,15 @@ export class Activation implements GrainRuntime {
 
 const EMPTY_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
 
-/** A timer tick waiting in the mailbox. */
+/** A timer tick (or a feature's turn, `runTurn`, which has result callbacks) waiting in the mailbox. */
 class TimerTurn {
-  constructor(readonly fn: () => unknown, readonly done: () => void) {}
+  constructor(
+    readonly fn: () => unknown,
+    readonly done: () => void,
+    readonly onResult?: (value: unknown) => void,
+    readonly onError?: (err: unknown) => void,
+    readonly dropped?: () => void,
+  ) {}
 }
 
 /** Calls the method; small arities avoid the cost of spreading (measurable on the hot path). */

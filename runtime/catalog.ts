@@ -39,6 +39,10 @@ export interface CatalogOptions {
   /** New activations go elsewhere (the silo is stopping); undefined when there is nowhere. */
   placeElsewhere(call: PendingCall): void;
   onError(what: string, err: unknown, grain?: string): void;
+  /** Runs an activation's start (state read, `onActivate`) through `run` (the silo's tracing span). */
+  activating?(act: Activation, run: () => Promise<void>): Promise<void>;
+  /** A call's turn failed: its caller gets `err` (the silo logs grain exceptions). */
+  onCallError?(act: Activation, call: PendingCall, err: unknown, answer: unknown): void;
   /** Overload protection (defaults in `OVERLOAD_DEFAULTS`). */
   limits?: Partial<CatalogLimits>;
 }
@@ -115,6 +119,11 @@ export class Catalog extends HostCore implements ActivationHost {
     let n = 0;
     for (const a of this.activations.values()) if (a.status === Status.Valid && (type === undefined || a.type.name === type)) n++;
     return n;
+  }
+
+  /** The live (valid) activations, in no particular order (the management API lists them). */
+  *live(): IterableIterator<Activation> {
+    for (const a of this.activations.values()) if (a.status === Status.Valid) yield a;
   }
 
   countsByType(): Map<string, number> {
@@ -213,7 +222,7 @@ export class Catalog extends HostCore implements ActivationHost {
         return;
       }
       registered = true;
-      await act.activate();
+      await (this.options.activating === undefined ? act.activate() : this.options.activating(act, () => act.activate()));
       this.activationsTotal++;
     } catch (err) {
       this.drop(act);
@@ -255,6 +264,10 @@ export class Catalog extends HostCore implements ActivationHost {
 
   requestDeactivation(act: Activation, reason: DeactivationReason): void {
     this.track(this.deactivate(act, reason));
+  }
+
+  callFailed(act: Activation, call: PendingCall, err: unknown, answer: unknown): void {
+    this.options.onCallError?.(act, call, err, answer);
   }
 
   reportError(act: Activation, what: string, err: unknown): void {
@@ -318,6 +331,15 @@ export class Catalog extends HostCore implements ActivationHost {
     const all = [...this.activations.values()];
     await Promise.all(all.map((a) => this.deactivate(a, reason)));
     await this.settled();
+  }
+
+  /**
+   * Deactivates every activation but keeps taking calls: each grain activates again on its
+   * next call, wherever the directory then says (after this silo was declared dead).
+   */
+  async deactivateEvery(reason: DeactivationReason): Promise<void> {
+    await this.settled();
+    await Promise.all([...this.activations.values()].map((a) => this.deactivate(a, reason)));
   }
 
   /** Drops every activation with no hooks, no directory goodbye (a crash). */

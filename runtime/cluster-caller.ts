@@ -3,14 +3,15 @@
  * when a silo is gone. Shared by the silo's router and by clients that host no grains.
  */
 import { chainOf, childScope, currentScope, scopeStorage, type CallScope } from './context.js';
-import type { Clock } from './clock.js';
+import { randomOf, waitTimer, type Clock } from './clock.js';
 import type { ClusterConnection, SiloInfo } from './cluster.js';
 import { decode, encode, type DecodeOptions } from './codec.js';
 import { errorFromWire, GrainNotFoundError, SiloUnavailableError, TimeoutError } from './errors.js';
 import type { CallMessage, Reply } from './messages.js';
 import { mergeReplyExtensions, trackCall } from './features.js';
-import { runFilters, type CallFilter } from './filters.js';
-import { PendingCall } from './pending-call.js';
+import { anyFilterActive, runFilters, type CallFilter } from './filters.js';
+import { PendingCall, type CallDeadline } from './pending-call.js';
+import { CALL_ENVELOPE, REPLY_ENVELOPE } from './messages.js';
 import type { GrainId } from './identity.js';
 import type { Invoker } from './ref.js';
 
@@ -70,7 +71,7 @@ export class ClusterCaller {
     }
     let payload: string;
     try {
-      payload = encode(this.message(call, timeout, placed));
+      payload = encode(this.message(call, timeout, placed), CALL_ENVELOPE);
     } catch (err) {
       call.reject(err);
       return;
@@ -102,7 +103,7 @@ export class ClusterCaller {
   private settle(call: PendingCall, replyText: string): void {
     let reply: Reply;
     try {
-      reply = decode(replyText, this.decodeOptions) as Reply;
+      reply = decode(replyText, this.decodeOptions, REPLY_ENVELOPE) as Reply;
     } catch (err) {
       call.reject(err);
       return;
@@ -133,7 +134,7 @@ export class ClusterCaller {
     call.hops++;
     const delay = RESEND_DELAYS_MS[attempt] ?? 250;
     if (delay === 0) queueMicrotask(() => this.reroute(call));
-    else setTimeout(() => this.reroute(call), delay);
+    else waitTimer(this.clock, () => this.reroute(call), delay);
   }
 
   /** A live silo that hosts `type`, chosen at random (optionally excluding one). */
@@ -142,14 +143,14 @@ export class ClusterCaller {
     const candidates = live.filter((s) => s.id !== exclude && s.status === 'active' && s.types.includes(type));
     if (candidates.length === 0) {
       const draining = live.filter((s) => s.id !== exclude && s.types.includes(type));
-      if (draining.length > 0) return draining[Math.floor(Math.random() * draining.length)]!;
+      if (draining.length > 0) return draining[Math.floor(randomOf(this.clock) * draining.length)]!;
       // `exclude` is the asking silo, which does not host the type either.
       if (live.length > 0) {
         throw new GrainNotFoundError(`no live silo hosts grain type "${type}" (check the type name, and that a silo with that class is running)`);
       }
       throw new SiloUnavailableError(`no live silo in the cluster to take a call for ${type}; start a silo or check the cluster connection`);
     }
-    return candidates[Math.floor(Math.random() * candidates.length)]!;
+    return candidates[Math.floor(randomOf(this.clock) * candidates.length)]!;
   }
 
   close(): void {
@@ -177,6 +178,7 @@ interface OutgoingCall {
   targetKey: string;
   method: string;
   args: unknown[];
+  deadline?: CallDeadline | undefined;
 }
 
 /**
@@ -207,12 +209,13 @@ export abstract class CallRouter implements Invoker {
   /** Arguments as the callee will see them; throws `InvalidArgumentError` for what cannot travel. */
   protected abstract prepareArgs(args: unknown[]): unknown[];
 
-  invoke(target: GrainId, targetKey: string, method: string, args: unknown[]): Promise<unknown> {
+  /** `deadline`: the caller's own deadline on the call (the gateway's), kept to the runtime's rule. */
+  invoke(target: GrainId, targetKey: string, method: string, args: unknown[], deadline?: CallDeadline): Promise<unknown> {
     const caller = currentScope();
-    if (this.outgoing.length > 0 && (!this.outgoingFromGrainsOnly || caller?.grain !== undefined)) {
-      return this.invokeFiltered({ target, targetKey, method, args }, caller);
+    if (this.outgoing.length > 0 && (!this.outgoingFromGrainsOnly || caller?.grain !== undefined) && anyFilterActive(this.outgoing)) {
+      return this.invokeFiltered({ target, targetKey, method, args, deadline }, caller);
     }
-    return this.dispatch({ target, targetKey, method, args }, caller);
+    return this.dispatch({ target, targetKey, method, args, deadline }, caller);
   }
 
   /**
@@ -236,10 +239,12 @@ export abstract class CallRouter implements Invoker {
       return Promise.reject(err);
     }
     const result = new Promise((onResolve, onReject) => {
-      this.route(new PendingCall({
+      const call = new PendingCall({
         target: out.target, targetKey: out.targetKey, method: out.method, args, caller,
         timeoutMs: this.responseTimeoutMs, copyResult: true, onResolve, onReject,
-      }));
+      });
+      if (out.deadline !== undefined) out.deadline.call = call;
+      this.route(call);
     });
     // Features follow the calls made in their scope (a transaction counts its open calls).
     return caller?.ext === undefined ? result : trackCall(caller.ext, result);

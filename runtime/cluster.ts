@@ -50,6 +50,8 @@ export interface Transport {
    * `InvalidArgumentError` when the payload is larger than the transport carries.
    */
   request(siloId: string, payload: string, timeoutMs: number): Promise<string>;
+  /** Requests sent and not yet answered (the NATS transport counts them; `GET /metrics` shows it). */
+  readonly inFlight?: number;
 }
 
 /** Where a request came from, as far as the transport can vouch for it. */
@@ -85,6 +87,13 @@ export interface ClusterConnectOptions {
   silo?: SiloInfo;
   /** Handler for requests addressed to this silo (required with `silo`). */
   inbound?: InboundHandler;
+  /**
+   * The cluster declared this silo dead while it runs (a false suspicion: a silo moving to
+   * another NATS server answers "no responders" for a moment). Others may already have taken
+   * its grains over, so the silo gives up every activation before it announces itself again
+   * (Orleans' silos do the same): no grain stays active twice.
+   */
+  onDeclaredDead?: () => Promise<void>;
   clock: Clock;
 }
 

@@ -24,7 +24,11 @@ export interface DecodeOptions {
  * payload is checked for its type and size before anything is allocated for it.
  */
 export const CODEC_LIMITS = {
-  /** Nesting of arrays, objects, maps and sets (encode and decode alike). */
+  /**
+   * Nesting of arrays, objects, maps and sets in a value (an argument, a result, a state),
+   * encode and decode alike; the same limit holds for plain-JSON answers (toPlainJson), and a
+   * state deeper than it is refused by `writeState` before anything is written.
+   */
   maxDepth: 256,
   /** Decimal digits of a BigInt (parsing is quadratic in them). */
   maxBigIntDigits: 4_096,
@@ -34,16 +38,22 @@ export const CODEC_LIMITS = {
   maxRefPart: 4_096,
 } as const;
 
-export function encode(value: unknown): string {
+/**
+ * `envelope`: how many levels of a message wrap the value (a reply's `{"value": …}` is 1, a
+ * call's `{"args": [ … ]}` 2). They do not count against `maxDepth`, so the one limit is on the
+ * value itself, wherever it travels: a state that could be stored can be answered, in any form.
+ */
+export function encode(value: unknown, envelope = 0): string {
   try {
-    return JSON.stringify(toWire(value, null, 0));
+    return JSON.stringify(toWire(value, null, -envelope));
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw err;
     throw new InvalidArgumentError(`value cannot be serialised: ${(err as Error).message}`, { cause: err });
   }
 }
 
-export function decode(text: string, options?: DecodeOptions): unknown {
+/** `envelope`: levels of the message around the values, not counted against `maxDepth` (see `encode`). */
+export function decode(text: string, options?: DecodeOptions, envelope = 0): unknown {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -51,7 +61,28 @@ export function decode(text: string, options?: DecodeOptions): unknown {
     if (err instanceof RangeError) throw tooDeep();
     throw new InvalidArgumentError(`malformed payload: ${(err as Error).message}`);
   }
-  return fromWire(raw, options, 0);
+  return fromWire(raw, options, -envelope);
+}
+
+// The checks' constants, made once: a regex literal in the decoder would be a new RegExp
+// object at every tag it checks (the checks must cost next to nothing per call).
+const MAX_DEPTH = CODEC_LIMITS.maxDepth;
+const MAX_BIGINT_DIGITS = CODEC_LIMITS.maxBigIntDigits;
+/** Nesting from which `encode` tracks the ancestors of a value to refuse cycles. */
+const CYCLE_CHECK_DEPTH = 16;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const REGEXP_FLAGS = /^[dgimsuvy]{0,8}$/;
+
+/** True for an optional "-" and 1 to `MAX_BIGINT_DIGITS` decimal digits (a loop: cheaper than a regex for the short ones). */
+function isBigIntText(v: string): boolean {
+  const start = v.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  const n = v.length - start;
+  if (n === 0 || n > MAX_BIGINT_DIGITS) return false;
+  for (let i = start; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function tooDeep(): InvalidArgumentError {
@@ -97,7 +128,10 @@ function toWire(v: unknown, ancestors: Set<object> | null, depth: number): unkno
   }
   if (v === null) return null;
   const o = v as object;
-  if (depth >= CODEC_LIMITS.maxDepth) throw tooDeep();
+  if (depth >= MAX_DEPTH) throw tooDeep();
+  // Ancestors are tracked only from CYCLE_CHECK_DEPTH down: a cycle repeats without end, so it
+  // still meets itself there, and the shallow values nearly every call carries cost no Set.
+  if (depth < CYCLE_CHECK_DEPTH) return objectToWire(o, null, depth + 1);
   if (ancestors?.has(o)) throw new InvalidArgumentError('cannot serialise a cyclic structure (an object contains itself)');
   const seen = ancestors ?? new Set<object>();
   seen.add(o);
@@ -108,7 +142,7 @@ function toWire(v: unknown, ancestors: Set<object> | null, depth: number): unkno
   }
 }
 
-function objectToWire(o: object, seen: Set<object>, depth: number): unknown {
+function objectToWire(o: object, seen: Set<object> | null, depth: number): unknown {
   if (Array.isArray(o)) {
     const out = new Array(o.length);
     for (let i = 0; i < o.length; i++) out[i] = toWire(o[i], seen, depth);
@@ -167,7 +201,7 @@ function describe(f: unknown): string {
 
 function fromWire(x: unknown, options: DecodeOptions | undefined, depth: number): unknown {
   if (x === null || typeof x !== 'object') return x;
-  if (depth >= CODEC_LIMITS.maxDepth) throw tooDeep();
+  if (depth >= MAX_DEPTH) throw tooDeep();
   const d = depth + 1;
   if (Array.isArray(x)) {
     for (let i = 0; i < x.length; i++) x[i] = fromWire(x[i], options, d);
@@ -187,7 +221,7 @@ function fromWire(x: unknown, options: DecodeOptions | undefined, depth: number)
       if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return Number(v);
       throw malformed('"num" carries -0, NaN, Infinity or -Infinity');
     case 'big':
-      if (typeof v !== 'string' || v.length - (v.charCodeAt(0) === 45 /* - */ ? 1 : 0) > CODEC_LIMITS.maxBigIntDigits || !/^-?\d+$/.test(v)) {
+      if (typeof v !== 'string' || !isBigIntText(v)) {
         throw malformed(`"big" needs a string of at most ${CODEC_LIMITS.maxBigIntDigits} decimal digits`);
       }
       return BigInt(v);
@@ -196,7 +230,7 @@ function fromWire(x: unknown, options: DecodeOptions | undefined, depth: number)
       return new Date(v);
     case 'bytes':
       // A string only: anything else (an array-like with a huge `length`) would allocate before it fails.
-      if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw malformed('"bytes" needs a base64 string');
+      if (typeof v !== 'string' || !BASE64.test(v)) throw malformed('"bytes" needs a base64 string');
       return fromBase64(v);
     case 'map': {
       if (!Array.isArray(v)) throw malformed('"map" needs an array of [key, value] pairs');
@@ -214,7 +248,7 @@ function fromWire(x: unknown, options: DecodeOptions | undefined, depth: number)
       return set;
     }
     case 're': {
-      if (typeof v !== 'string' || v.length > CODEC_LIMITS.maxRegExpSource || typeof o.f !== 'string' || !/^[dgimsuvy]{0,8}$/.test(o.f)) {
+      if (typeof v !== 'string' || v.length > CODEC_LIMITS.maxRegExpSource || typeof o.f !== 'string' || !REGEXP_FLAGS.test(o.f)) {
         throw malformed(`"re" needs a source of at most ${CODEC_LIMITS.maxRegExpSource} characters and flags`);
       }
       try {

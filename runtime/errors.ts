@@ -130,7 +130,19 @@ function isWireError(x: unknown): x is WireError {
  * Rebuilds the typed error a `WireError` describes. An error that carries its cause as
  * `data.cause` (a transaction's abort) gets it back as its `cause`.
  */
+/**
+ * Marks errors rebuilt from a reply: they were thrown (and logged) where the call ran, so the
+ * silo that only passes them on does not log them again (silo/grain-error-log.ts).
+ */
+export const FROM_WIRE = Symbol.for('granary.error.fromWire');
+
 export function errorFromWire(w: WireError, depth = 0): GrainError {
+  const e = rebuild(w, depth);
+  Object.defineProperty(e, FROM_WIRE, { value: true, enumerable: false });
+  return e;
+}
+
+function rebuild(w: WireError, depth: number): GrainError {
   const Cls = byCode[w.code];
   const options: ErrorOptions = {};
   if (w.data !== undefined) options.data = w.data;

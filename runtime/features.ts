@@ -45,10 +45,18 @@ export interface SystemMessageHandler<A = unknown> {
 /** Makes a feature's incoming filter for one activation (the filter may need its host). */
 export type ActivationFilter = (activation: Activation) => CallFilter;
 
+/**
+ * Loads an activation's state in place of the storage port's read (activation and
+ * `readState()`), for types whose state a feature keeps itself (journaled grains).
+ */
+export type StateLoader = (activation: Activation) => Promise<void>;
+
 export interface GrainTypeFeature {
   readonly name: string;
   /** Checks the class's statics (throw a `TypeError` naming the fix) and gives the type's filter, if any. */
   describe(type: GrainType): ActivationFilter | undefined;
+  /** The loader of this type's state, when the feature keeps it (at most one feature per type). */
+  stateLoader?(type: GrainType): StateLoader | undefined;
 }
 
 const callExtensions = new Map<string, CallExtension>();
@@ -82,6 +90,15 @@ export function typeFilters(type: GrainType): ActivationFilter[] {
     if (filter !== undefined) out.push(filter);
   }
   return out;
+}
+
+/** The state loader a registered feature gives `type`, if any (runtime/activation.ts uses it). */
+export function typeStateLoader(type: GrainType): StateLoader | undefined {
+  for (const f of typeFeatures) {
+    const loader = f.stateLoader?.(type);
+    if (loader !== undefined) return loader;
+  }
+  return undefined;
 }
 
 /** Lets each extension in `ext` follow a call's result. */

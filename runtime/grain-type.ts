@@ -2,7 +2,7 @@
  * What the runtime knows about a grain class: its type name, its callable methods and its
  * scheduling and placement options, read once from the class and its statics.
  */
-import { typeFilters, type ActivationFilter } from './features.js';
+import { typeFilters, typeStateLoader, type ActivationFilter, type StateLoader } from './features.js';
 import { Grain } from './grain.js';
 import { GRAIN_BRAND, GRAIN_PROTOCOL, brandedBase, type BrandedBase } from './grain-brand.js';
 import { LIFECYCLE_METHODS, isReservedMethod } from './protocol.js';
@@ -32,6 +32,8 @@ export interface GrainType {
   readonly placement: PlacementStrategy | undefined;
   /** Incoming call filters the registered features give this type's activations (runtime/features.ts). */
   readonly filters: readonly ActivationFilter[];
+  /** Loads an activation's state instead of the storage port, when a feature keeps it (journaled grains). */
+  readonly loadState: StateLoader | undefined;
 }
 
 const PLACEMENTS = new Set<string>(['preferLocal', 'random', 'hash']);
@@ -131,8 +133,10 @@ function readGrainClass(cls: GrainClass): GrainType {
     idleTimeoutMs: cls.idleTimeoutMs,
     placement: cls.placement,
     filters: [],
+    loadState: undefined,
   };
   type.filters = typeFilters(type);
+  type.loadState = typeStateLoader(type);
   return type;
 }
 
@@ -140,7 +144,10 @@ function readGrainClass(cls: GrainClass): GrainType {
 function copyLocation(base: BrandedBase): string {
   const url = base[GRAIN_BRAND].module;
   if (url === undefined) return 'an unknown location';
-  return url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
+  const path = url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
+  // A built package declares Grain in a chunk of its bundle (deploy/bundle-package.mjs): name the package.
+  const chunk = /^(.*)\/dist\/chunks\/[^/]+\.js$/.exec(path);
+  return chunk !== null ? chunk[1]! : path;
 }
 
 /** A grain class built on another copy of Granary than the one asked to host it. */

@@ -11,7 +11,7 @@ import type { GrainId } from './identity.js';
 import type { GrainRef } from './ref.js';
 
 /** Why an activation ends; `overload`: its silo sheds idle activations past its bound (least recently used first). */
-export type DeactivationReason = 'idle' | 'requested' | 'shutdown' | 'error' | 'overload';
+export type DeactivationReason = 'idle' | 'requested' | 'shutdown' | 'error' | 'overload' | 'fenced';
 
 export interface TimerOptions {
   /** First tick after this many milliseconds (default: `periodMs`). */

@@ -12,7 +12,7 @@ import { GrainError, InvalidArgumentError, SiloUnavailableError, toGrainError } 
 import { replyExtensions } from './features.js';
 import type { CallFilter } from './filters.js';
 import { parseGrainId, type GrainId } from './identity.js';
-import type { CallMessage, Reply } from './messages.js';
+import { CALL_ENVELOPE, REPLY_ENVELOPE, type CallMessage, type Reply } from './messages.js';
 import { PendingCall } from './pending-call.js';
 
 /** How often calls in progress are checked against their deadlines. */
@@ -108,7 +108,7 @@ export function handleInbound(payload: string, options: InboundOptions): Promise
     let msg: CallMessage;
     let target: GrainId;
     try {
-      msg = decode(payload, options.decodeOptions) as CallMessage;
+      msg = decode(payload, options.decodeOptions, CALL_ENVELOPE) as CallMessage;
       if (msg === null || typeof msg !== 'object' || msg.k !== 'call' || typeof msg.target !== 'string' || typeof msg.method !== 'string' ||
         !Array.isArray(msg.args) || (msg.ext !== undefined && (msg.ext === null || typeof msg.ext !== 'object'))) {
         throw new InvalidArgumentError('malformed request: expected a call message');
@@ -143,7 +143,7 @@ function withExtensions(reply: Reply, ext: Record<string, unknown> | undefined):
 /** Encodes a reply; a result that cannot travel becomes an error reply instead of no reply. */
 export function replyText(reply: Reply): string {
   try {
-    return encode(reply);
+    return encode(reply, REPLY_ENVELOPE);
   } catch (err) {
     return encode({ k: 'err', error: toGrainError(err).toWire(), host: reply.host } satisfies Reply);
   }

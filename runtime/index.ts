@@ -40,6 +40,10 @@ export type {
 export type { CallMessage, Reply, Request } from './messages.js';
 export { DEFAULT_STATE_NAME } from './storage.js';
 export type { StorageProvider, StoredState } from './storage.js';
+export { checkJournalBatch, journalConflict, journalEnd } from './journal-storage.js';
+export type { JournalBatch, JournalSnapshot, JournalStorage, LoadedJournal } from './journal-storage.js';
+export { DEFAULT_REMINDER_PARTITIONS, reminderPartition } from './reminder-storage.js';
+export type { ReminderAdvance, ReminderInput, ReminderRecord, ReminderStore } from './reminder-storage.js';
 // Call filters (the seam features and users plug into), the features' seams, the protocol's names.
 export { runFilters } from './filters.js';
 export type { CallFilter, CallFilters, GrainCall } from './filters.js';
@@ -52,5 +56,32 @@ export * from './protocol.js';
 // Features (each registers itself on import; runtime/features/<name>).
 export { TransactionalState, TransactionInDoubtError, transactionDefaults, runTransaction } from './features/transactions/index.js';
 export type { TransactionOption, TransactionRunOptions, TxnEnv } from './features/transactions/index.js';
+export { JournaledGrain, registerJournalPublisher, journalTestHooks } from './features/journal/index.js';
+export type { JournalPublication, JournalPublisher, JournalTestHooks, PublishedEvent } from './features/journal/index.js';
 export { isStandardSchema, methodJsonSchemas, schemasOf, validateArguments } from './features/schemas/index.js';
 export type { ArgumentIssue, StandardSchemaV1 } from './features/schemas/index.js';
+export {
+  REMINDER_FIRE_MESSAGE, REMINDER_LIST_MESSAGE, REMINDER_RETRY_DEFAULTS, MIN_REMINDER_PERIOD_MS, ReminderService, afterTick, attachReminderBackend,
+  checkReminderName, nextTickAfter, ownedPartitions, parseReminderSchedule, partitionOwner, reminderBackendOf, reminderInfo,
+  reminderOwners, reminderTick, storeReminderBackend,
+} from './features/reminders/index.js';
+export type {
+  ReminderBackend, ReminderCounters, ReminderInfo, ReminderListener, ReminderOptions, ReminderSchedule, ReminderServiceOptions,
+  ReminderTick, RetryPolicy,
+} from './features/reminders/index.js';
+export {
+  TRACE_EXTENSION, activeTraceHeaders, errorTraceId, TRACER_NAME, callAttributes, carriedSpanContext, clientSpan, currentTraceId, granaryTracer,
+  recordFailure, runInSpan, tracingEnabled, tracingFilters, withSpan,
+  carrierOf, formatTraceparent, parseTraceparent, readCarrier,
+} from './features/tracing/index.js';
+export type { TraceCarrier, TracingFilterOptions } from './features/tracing/index.js';
+export { DEFAULT_MAX_STREAM_ITEM_BYTES, DEFAULT_STREAM_RETENTION } from './stream-storage.js';
+export type { StoredStreamItem, StreamProvider, StreamRead, StreamSubscriptionRecord } from './stream-storage.js';
+export {
+  STREAM_DELIVER_MESSAGE, STREAM_IMPLICIT_METHOD, STREAM_RETRY_DEFAULTS, StreamService, attachStreamBackend, checkFrom, checkStreamName,
+  encodeStreamItem, followStream, implicitSubscribers, providerStreamBackend, publishTo, streamBackendOf, streamOwner, streamProviderError,
+} from './features/streams/index.js';
+export type {
+  ClientStream, ClientStreamSubscription, FollowStreamOptions, GrainStream, StreamBackend, StreamCounters, StreamFollower, StreamItemMeta,
+  StreamRetryPolicy, StreamServiceOptions, StreamSubscribeOptions, StreamSubscriptionHandle, StreamSubscriptionListener,
+} from './features/streams/index.js';

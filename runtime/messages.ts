@@ -5,6 +5,14 @@ import type { ContextValues } from './context.js';
 import type { WireError } from './errors.js';
 import type { CallExtensions } from './features.js';
 
+/**
+ * Levels of a call message around each argument (`{"args": [arg]}`) and of a reply around its
+ * value (`{"value": v}`): not counted against the codec's depth limit, which is on the values
+ * (`encode(msg, CALL_ENVELOPE)`, `decode(text, options, REPLY_ENVELOPE)`).
+ */
+export const CALL_ENVELOPE = 2;
+export const REPLY_ENVELOPE = 1;
+
 export interface CallMessage {
   readonly k: 'call';
   /** Target grain, `"type/key"`. */

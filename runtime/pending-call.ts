@@ -43,6 +43,13 @@ export class PendingCall {
   readonly copyResult: boolean;
   /** How often this call was re-routed or forwarded. */
   hops: number;
+  /**
+   * The turn running this call has begun a state write: no deadline cuts the call any more,
+   * its caller gets the write's outcome (docs/storage.md, "Deadlines and state writes").
+   */
+  writing = false;
+  /** Answered with a timeout: its turn, if it still runs, may not begin a state write. */
+  timedOut = false;
   private readonly onResolve: (value: unknown) => void;
   private readonly onReject: (error: unknown) => void;
 
@@ -79,15 +86,41 @@ export class PendingCall {
 
   /** Rejects the call with `TimeoutError` if its deadline has passed; true if it did. */
   expire(now: number): boolean {
-    if (this.settled) return false;
+    if (this.settled || this.writing) return false;
     if (this.deadline === 0) {
       this.deadline = now + this.timeoutMs;
       return false;
     }
     if (now < this.deadline) return false;
+    this.timedOut = true;
     this.reject(new TimeoutError(
       `call ${this.targetKey}.${this.method} got no response within its deadline; the grain may be slow or blocked (raise responseTimeoutMs, or look for a call that never settles)`,
     ));
+    return true;
+  }
+}
+
+/**
+ * A caller's own deadline on a call (the gateway's `x-granary-timeout-ms`), kept to the same
+ * rule as the runtime's: the router attaches the call, and when the deadline passes the caller
+ * asks `expire()` before it answers "timeout".
+ */
+export class CallDeadline {
+  /** The call this deadline is on, once routed. */
+  call: PendingCall | undefined = undefined;
+
+  /**
+   * True: answer "timeout" now; the call counts as timed out, so its turn can no longer
+   * begin a state write (nothing it did is stored). False: its turn has begun a state
+   * write; wait for the outcome, which is the call's answer.
+   */
+  expire(): boolean {
+    const call = this.call;
+    if (call === undefined || call.settled) return true;
+    if (call.writing) return false;
+    call.timedOut = true;
+    // Settled now, so a call still waiting in the mailbox never runs.
+    call.reject(new TimeoutError(`call ${call.targetKey}.${call.method} ran out of its caller's deadline`));
     return true;
   }
 }

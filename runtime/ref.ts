@@ -12,10 +12,17 @@ import { grainId, grainRefTarget, type GrainId } from './identity.js';
 
 type LifecycleHook = 'onActivate' | 'onDeactivate' | 'initialState';
 
+/**
+ * Names of the members a feature's framework base adds (e.g. `JournaledGrain`'s `raiseEvent`):
+ * never callable through a reference. Features add theirs by declaration merging.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface FrameworkMemberNames {}
+
 /** Names of the methods a reference to `G` exposes. */
 export type CallableMethods<G> = {
   [K in keyof G]-?: K extends string
-    ? K extends `_${string}` | LifecycleHook | 'constructor' | keyof Grain<never>
+    ? K extends `_${string}` | LifecycleHook | 'constructor' | keyof Grain<never> | keyof FrameworkMemberNames
       ? never
       : G[K] extends (...args: never[]) => unknown
         ? K

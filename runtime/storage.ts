@@ -4,6 +4,9 @@
  * caller last saw, so two activations of one grain can never both commit.
  */
 import type { GrainId } from './identity.js';
+import type { JournalStorage } from './journal-storage.js';
+import type { ReminderStore } from './reminder-storage.js';
+import type { StreamProvider } from './stream-storage.js';
 
 export interface StoredState {
   /** The codec text of the state; `undefined` when the state was cleared. */
@@ -29,6 +32,12 @@ export interface StorageProvider {
   clear(id: GrainId, stateName: string, etag: string | undefined): Promise<string>;
   /** Releases connections; further calls fail. */
   close?(): Promise<void>;
+  /** The journal port (journal-storage.ts), for journaled grains; absent: this provider keeps no journals. */
+  readonly journal?: JournalStorage;
+  /** Where durable reminders live, when this provider keeps them (runtime/reminder-storage.ts). */
+  readonly reminders?: ReminderStore;
+  /** Where streams live, when this provider keeps them (runtime/stream-storage.ts); `Silo.start({ streams })` overrides it. */
+  readonly streams?: StreamProvider;
 }
 
 /** The state name a grain's `state` is stored under. */

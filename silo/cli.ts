@@ -6,10 +6,13 @@
  *   granary check-table  --table T [--endpoint URL] [--region R]
  *
  * Options fall back to GRANARY_DYNAMODB_TABLE, GRANARY_DYNAMODB_ENDPOINT and AWS_REGION.
+ *   granary silos | grains | grain | call | deactivate | tail   (silo/ops-cli.ts)
+ *
  * Exit codes: 0 done, 1 the operation failed (one line says why), 2 bad usage.
  */
 import { parseArgs } from 'node:util';
 import { dynamoStorage, type DynamoStorageOptions } from './dynamodb/index.js';
+import { OPS_COMMANDS, OpsUsageError, runOpsCommand, type OpsCommand } from './ops-cli.js';
 
 const USAGE = `usage:
   granary create-table --table T [--endpoint URL] [--region R] [--provisioned READ,WRITE]
@@ -21,6 +24,14 @@ const USAGE = `usage:
       fails for private/protected grain methods that clients could call (needs typescript)
   granary init <dir> [--granary SPEC] [--name NAME]
       scaffolds a project that uses granary (granary init --help says more)
+
+  against a running cluster, through a silo's gateway (each takes --url, --token, --help):
+  granary silos                                   the silos, their status and activations
+  granary grains [--type T] [--limit N]           active grains, a page at a time
+  granary grain <Type>/<key>                      whether a grain is active, and where
+  granary call <Type>/<key> <method> [json args…] calls a grain, prints the result as JSON
+  granary deactivate <Type>/<key>                 deactivates a grain
+  granary tail <namespace>/<key> [--from N]       follows a stream, one JSON line per item
 
   --table      table name          (default: $GRANARY_DYNAMODB_TABLE)
   --endpoint   endpoint URL        (default: $GRANARY_DYNAMODB_ENDPOINT, else AWS itself)
@@ -37,6 +48,14 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'init') return (await import('./init.js')).initCommand(rest);
   if (command === 'check') return (await import('./check.js')).runCheck(rest);
+  if ((OPS_COMMANDS as readonly string[]).includes(command)) {
+    try {
+      return await runOpsCommand(command as OpsCommand, rest);
+    } catch (err) {
+      if (err instanceof OpsUsageError) { process.stderr.write(`granary: ${err.message}\n`); return 2; }
+      throw err;
+    }
+  }
   if (command !== 'create-table' && command !== 'check-table') throw new UsageError(`unknown command "${command}"`);
   let values: { table?: string; endpoint?: string; region?: string; provisioned?: string };
   try {

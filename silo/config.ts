@@ -18,6 +18,7 @@ export const KNOWN_ENV_VARS = {
   GRANARY_NATS_CA_FILE: 'PEM file of the CA that signed the NATS server certificate (TLS with a private CA); unset: the system CAs',
   GRANARY_NATS_CERT_FILE: 'PEM client certificate for NATS servers that require one (mutual TLS), with GRANARY_NATS_KEY_FILE',
   GRANARY_NATS_KEY_FILE: 'PEM private key of GRANARY_NATS_CERT_FILE',
+  GRANARY_NATS_REPLICAS: 'replicas of the JetStream buckets (membership, directory) and streams: 1 for one nats-server (default), 3 for a clustered NATS (docs/nats.md)',
   GRANARY_STORAGE: 'memory | dynalite | dynamodb (default: dynamodb when GRANARY_DYNAMODB_TABLE is set, else dynalite)',
   GRANARY_DYNAMODB_TABLE: 'DynamoDB table for grain state; set: DynamoDB storage',
   GRANARY_DYNAMODB_ENDPOINT: 'DynamoDB endpoint URL (DynamoDB Local, dynalite); unset: the AWS endpoint of AWS_REGION',
@@ -34,6 +35,7 @@ export const KNOWN_ENV_VARS = {
   GRANARY_MAX_PENDING_ACTIVATIONS: 'activations waiting to start; past it calls get 503 with retry-after (default 20000)',
   GRANARY_DRAIN_TIMEOUT_MS: 'bound on the graceful stop after SIGTERM (default 25000); keep it below the orchestrator grace period',
   GRANARY_LOG_LEVEL: 'debug | info | warn | error (default info)',
+  GRANARY_LOG_FORMAT: 'json (default: one JSON object per line) | pretty (colourless, one readable line per record, for a terminal)',
   GRANARY_AUTH_TOKEN: 'bearer token the gateway requires on /grains and /metrics; unset: no auth',
   GRANARY_MAX_BODY_BYTES: 'largest request body the gateway accepts (default 1048576)',
   GRANARY_RATE_LIMIT_RPS: 'per-client request rate the gateway allows (default 0: no limit)',
@@ -55,6 +57,8 @@ export interface SiloConfig {
   natsCredsFile: string | undefined;
   /** NATS user and password (GRANARY_NATS_USER, GRANARY_NATS_PASSWORD). */
   natsUser: { user: string; pass: string } | undefined;
+  /** Replicas of the JetStream buckets and streams (GRANARY_NATS_REPLICAS). */
+  natsReplicas: number;
   /** The cluster key (GRANARY_CLUSTER_KEY). */
   clusterKey: string | undefined;
   /** TLS files for the NATS connection; undefined: TLS only as the URL asks (tls://). */
@@ -72,6 +76,8 @@ export interface SiloConfig {
   limits: { maxActivations?: number; maxConcurrentActivations?: number; maxPendingActivations?: number };
   drainTimeoutMs: number;
   logLevel: ConfigLogLevel;
+  /** `GRANARY_LOG_FORMAT`: JSON lines (default) or pretty lines for a terminal. */
+  logFormat: 'json' | 'pretty';
   authToken: string | undefined;
   maxBodyBytes: number;
   rateLimit: { requestsPerSecond: number; burst: number } | undefined;
@@ -126,6 +132,12 @@ export function readConfig(env: Env): SiloConfig {
     throw new ConfigError(natsTls.certFile === undefined ? 'GRANARY_NATS_CERT_FILE' : 'GRANARY_NATS_KEY_FILE', 'GRANARY_NATS_CERT_FILE and GRANARY_NATS_KEY_FILE go together; set both or neither');
   }
 
+  // JetStream allows 1 to 5 replicas; a replica count above the servers in the cluster is refused by the server at bucket creation.
+  const natsReplicas = int(get('GRANARY_NATS_REPLICAS'), 'GRANARY_NATS_REPLICAS', 1, 5);
+  if (natsReplicas !== undefined && nats === undefined) {
+    throw new ConfigError('GRANARY_NATS_REPLICAS', 'is set but GRANARY_NATS_URL is not; the in-process cluster keeps no JetStream buckets');
+  }
+
   const cluster = get('GRANARY_CLUSTER') ?? 'granary';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(cluster)) {
     throw new ConfigError('GRANARY_CLUSTER', `expected 1-64 letters, digits, "_" or "-" (it becomes part of NATS subjects), got ${JSON.stringify(cluster)}`);
@@ -157,6 +169,11 @@ export function readConfig(env: Env): SiloConfig {
   const logLevel = get('GRANARY_LOG_LEVEL') ?? 'info';
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
     throw new ConfigError('GRANARY_LOG_LEVEL', `expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
+  }
+
+  const logFormat = get('GRANARY_LOG_FORMAT') ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new ConfigError('GRANARY_LOG_FORMAT', `expected json or pretty, got ${JSON.stringify(logFormat)}`);
   }
 
   const authToken = get('GRANARY_AUTH_TOKEN');
@@ -196,6 +213,7 @@ export function readConfig(env: Env): SiloConfig {
   return {
     nats: nats !== undefined && nats.length > 0 ? nats : undefined,
     natsCredsFile: get('GRANARY_NATS_CREDS_FILE'),
+    natsReplicas: natsReplicas ?? 1,
     natsUser: natsUser !== undefined && natsPassword !== undefined ? { user: natsUser, pass: natsPassword } : undefined,
     clusterKey,
     natsTls: Object.keys(natsTls).length > 0 ? natsTls : undefined,
@@ -215,6 +233,7 @@ export function readConfig(env: Env): SiloConfig {
     }),
     drainTimeoutMs: int(get('GRANARY_DRAIN_TIMEOUT_MS'), 'GRANARY_DRAIN_TIMEOUT_MS', 1, 3_600_000) ?? 25_000,
     logLevel,
+    logFormat,
     authToken,
     maxBodyBytes: int(get('GRANARY_MAX_BODY_BYTES'), 'GRANARY_MAX_BODY_BYTES', 64, 1 << 30) ?? 1 << 20,
     rateLimit: rps > 0 ? { requestsPerSecond: rps, burst: burst ?? rps * 2 } : undefined,

@@ -9,7 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ClusterProvider, GrainClass, StorageProvider } from '../runtime/index.js';
+import type { ClusterProvider, GrainClass, StorageProvider, StreamProvider } from '../runtime/index.js';
 import { isGrainClass } from '../runtime/grain-type.js';
 import { ConfigError, readConfig, type SiloConfig } from './config.js';
 import { jsonLogger, type Logger } from './log.js';
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) exitBadConfig(err.variable, err.message);
     throw err;
   }
-  const logger = jsonLogger({ level: config.logLevel, write: (line) => process.stdout.write(line + '\n') }).child({ component: 'granary-silo' });
+  const logger = jsonLogger({ level: config.logLevel, format: config.logFormat, write: (line) => process.stdout.write(line + '\n') }).child({ component: 'granary-silo' });
   for (const name of config.unknownVars) logger.warn(`unknown variable ${name} is ignored (a typo?); see docs/deploy.md for the list`, { variable: name });
 
   const res: Resources = { closers: [] };
@@ -47,10 +47,12 @@ async function main(): Promise<void> {
     const grains = await loadGrains(config.grainsModule);
     const cluster = await clusterFrom(config, logger);
     const storage = await storageFrom(config, logger, res);
+    const streams = await streamsFrom(config, res);
     res.silo = await Silo.start({
       grains,
       cluster,
       storage,
+      ...(streams !== undefined ? { streams } : {}),
       idleTimeoutMs: config.idleTimeoutMs,
       limits: config.limits,
       responseTimeoutMs: config.responseTimeoutMs,
@@ -132,6 +134,7 @@ async function clusterFrom(config: SiloConfig, logger: Logger): Promise<ClusterP
   return natsCluster({
     servers: config.nats,
     name: config.cluster,
+    kvReplicas: config.natsReplicas,
     ...(config.natsCredsFile !== undefined ? { credsFile: config.natsCredsFile } : {}),
     ...(config.natsUser !== undefined ? { user: config.natsUser.user, pass: config.natsUser.pass } : {}),
     ...(config.clusterKey !== undefined ? { clusterKey: config.clusterKey } : {}),
@@ -172,6 +175,33 @@ async function storageFrom(config: SiloConfig, logger: Logger, res: Resources): 
   await storage.ensureTable();
   logger.info('embedded dynalite ready', { dir, endpoint: embedded.endpoint, table: storage.table });
   return storage;
+}
+
+/**
+ * Streams: on a NATS cluster, JetStream; on the embedded default, in memory, logged under the
+ * data directory, so they survive a restart as the grain state does (docs/streams.md). Memory
+ * storage keeps its own; DynamoDB without NATS has none.
+ */
+async function streamsFrom(config: SiloConfig, res: Resources): Promise<StreamProvider | undefined> {
+  if (config.nats !== undefined) {
+    // On a NATS cluster: JetStream, one stream per namespace (docs/streams.md).
+    const { natsStreams } = await import('./nats/index.js');
+    const streams = natsStreams({
+      servers: config.nats,
+      name: config.cluster,
+      replicas: config.natsReplicas,
+      ...(config.natsCredsFile !== undefined ? { credsFile: config.natsCredsFile } : {}),
+      ...(config.natsUser !== undefined ? { user: config.natsUser.user, pass: config.natsUser.pass } : {}),
+      ...(config.natsTls !== undefined ? { tls: config.natsTls } : {}),
+    });
+    res.closers.push(() => streams.close());
+    return streams;
+  }
+  if (config.storage !== 'dynalite') return undefined;
+  const { fileStreams } = await import('./memory/stream-file.js');
+  const streams = await fileStreams(resolve(process.cwd(), config.dataDir, 'streams.log'));
+  res.closers.push(() => streams.close());
+  return streams;
 }
 
 let stopping = false;

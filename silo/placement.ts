@@ -17,18 +17,20 @@ export interface PlacementRequest {
   /** The asking silo (for `preferLocal`); omitted when it may not take the grain. */
   self?: SiloInfo | undefined;
   live: readonly SiloInfo[];
+  /** Randomness for `preferLocal` and `random` (default `Math.random`; a simulation's is seeded). */
+  random?: (() => number) | undefined;
 }
 
-export function place({ strategy, type, grainKey, self, live }: PlacementRequest): SiloInfo | undefined {
+export function place({ strategy, type, grainKey, self, live, random = Math.random }: PlacementRequest): SiloInfo | undefined {
   let candidates = live.filter((s) => s.status === 'active' && s.types.includes(type));
   if (candidates.length === 0) candidates = live.filter((s) => s.types.includes(type));
   if (candidates.length === 0) return undefined;
   switch (strategy) {
     case 'preferLocal':
       if (self && candidates.some((s) => s.id === self.id)) return self;
-      return candidates[Math.floor(Math.random() * candidates.length)];
+      return candidates[Math.floor(random() * candidates.length)];
     case 'random':
-      return candidates[Math.floor(Math.random() * candidates.length)];
+      return candidates[Math.floor(random() * candidates.length)];
     case 'hash': {
       let best: SiloInfo | undefined;
       let bestScore = -1;

@@ -41,7 +41,8 @@ export class Router extends CallRouter {
       for (let i = 0; i < args.length; i++) if (!isPlainPrimitive(args[i])) { primitive = false; break; }
       if (primitive) return args;
     }
-    return decode(encode(args), this.decodeOptions) as unknown[];
+    // The array around the arguments is not counted against the depth limit (it is on each value).
+    return decode(encode(args, 1), this.decodeOptions, 1) as unknown[];
   }
 
   /** Copies a value between local caller and callee (results). */
@@ -106,6 +107,7 @@ export class Router extends CallRouter {
     }
     const target = place({
       strategy: type.placement ?? 'preferLocal', type: type.name, grainKey: call.targetKey, self: excludeSelf ? undefined : self, live,
+      random: this.clock.random?.bind(this.clock),
     });
     if (target === undefined) {
       call.reject(new SiloUnavailableError(`no live silo can host ${call.targetKey} right now (this silo is ${excludeSelf ? 'stopping' : 'not in the membership'}); retry shortly`));

@@ -67,6 +67,30 @@ describe('wire codec', () => {
     expect(() => encode({ f() {} })).toThrow(/function/);
   });
 
+  it('refuses cycles of any length, starting at any depth, through maps and sets too; shared references deep down are copies', () => {
+    const chain = (n: number) => {
+      const head: Record<string, unknown> = {};
+      let last = head;
+      for (let i = 1; i < n; i++) { const next = {}; last.next = next; last = next; }
+      return { head, last };
+    };
+    for (const period of [1, 2, 15, 16, 17, 40, 200]) {
+      const { head, last } = chain(period);
+      last.next = head;
+      expect(() => encode(head), `period ${period}`).toThrow(/cyclic/);
+      const deep = chain(30);
+      deep.last.next = head; // the cycle starts 30 levels down
+      expect(() => encode(deep.head), `period ${period} from depth 30`).toThrow(/cyclic/);
+    }
+    const m = new Map<string, unknown>();
+    m.set('self', [new Set([m])]);
+    expect(() => encode(m)).toThrow(/cyclic/);
+    const shared = { leaf: 1 };
+    const { head, last } = chain(40);
+    last.next = [shared, shared];
+    expect(() => encode(head)).not.toThrow();
+  });
+
   it('rejects malformed payloads and unknown tags with InvalidArgumentError', () => {
     expect(() => decode('{not json')).toThrow(InvalidArgumentError);
     expect(() => decode('{"$":"nope"}')).toThrow(/unknown tag/);

@@ -3,8 +3,6 @@
  * call, so it is built once and reused; its sockets are kept alive (a fresh TCP connection per
  * call would cost more than the call), and every attempt is bounded in time.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ResolvedOptions } from './options.js';
 
@@ -17,10 +15,23 @@ export interface ClientHandle {
   destroy(): void;
 }
 
+/**
+ * `node:http` and `node:https`, taken when a client is made: importing them costs `import('granary')`
+ * ~10 ms, for a client it may never make. Undefined where the runtime has no
+ * `process.getBuiltinModule` (Node before 20.16, Workers, whose SDK build uses fetch): the
+ * SDK's own keep-alive agents are used then, without our socket limit.
+ */
+function httpModules(): { http: typeof import('node:http'); https: typeof import('node:https') } | undefined {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+  if (get === undefined) return undefined;
+  return { http: get('node:http') as typeof import('node:http'), https: get('node:https') as typeof import('node:https') };
+}
+
 export function createClient(o: ResolvedOptions, Client: DynamoDBClientClass): ClientHandle {
   const agentOptions = { keepAlive: true, maxSockets: o.maxSockets, keepAliveMsecs: 1_000 };
-  const httpAgent = new HttpAgent(agentOptions);
-  const httpsAgent = new HttpsAgent(agentOptions);
+  const modules = httpModules();
+  const httpAgent = modules && new modules.http.Agent(agentOptions);
+  const httpsAgent = modules && new modules.https.Agent(agentOptions);
   const client = new Client({
     region: o.region,
     ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
@@ -30,8 +41,7 @@ export function createClient(o: ResolvedOptions, Client: DynamoDBClientClass): C
     retryMode: 'standard',
     maxAttempts: o.maxAttempts,
     requestHandler: {
-      httpAgent,
-      httpsAgent,
+      ...(httpAgent !== undefined ? { httpAgent, httpsAgent } : {}),
       connectionTimeout: o.connectTimeoutMs,
       requestTimeout: o.requestTimeoutMs,
       throwOnRequestTimeout: true,
@@ -41,8 +51,8 @@ export function createClient(o: ResolvedOptions, Client: DynamoDBClientClass): C
     client,
     destroy() {
       client.destroy();
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      httpAgent?.destroy();
+      httpsAgent?.destroy();
     },
   };
 }

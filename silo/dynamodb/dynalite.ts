@@ -164,7 +164,9 @@ async function listTables(host: string, port: number, credentials: AwsCredential
 function closeServer(server: Server): Promise<void> {
   return new Promise<void>((ok, fail) => {
     server.close((err) => (err ? fail(err) : ok()));
-    // Idle keep-alive sockets of clients would hold the close; requests in flight finish first.
+    // Keep-alive sockets of clients would hold the close: idle ones are closed now, and a busy
+    // one (a client polling, e.g. the reminder service) after the response it is serving.
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => { res.shouldKeepAlive = false; });
     server.closeIdleConnections?.();
   });
 }

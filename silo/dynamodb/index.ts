@@ -8,5 +8,5 @@ export type { DynamoStorage } from './storage.js';
 export type { DynamoStorageOptions, AwsCredentialIdentity } from './options.js';
 export type { EnsureTableResult } from './table.js';
 export { TableNotFoundError } from './errors.js';
-export { startEmbeddedDynalite } from './dynalite.js';
+export { startEmbeddedDynalite } from './embedded.js';
 export type { EmbeddedDynalite, EmbeddedDynaliteOptions } from './dynalite.js';

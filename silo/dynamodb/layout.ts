@@ -43,8 +43,21 @@ export function itemKey(id: GrainId, stateName: string): string {
   if (stateName.includes('#')) {
     throw new InvalidArgumentError(`state name ${JSON.stringify(stateName)} of ${id.type}/${id.key} contains "#", which the DynamoDB storage uses as a separator; pick another name`);
   }
-  return `${id.type}/${id.key}#${stateName}`;
+  const pk = `${id.type}/${id.key}#${stateName}`;
+  // DynamoDB counts a key in UTF-8 bytes; dynalite counts characters, so it would take a key
+  // of 1,024 × "é" (2,048 characters, over 2,048 bytes) that DynamoDB refuses: check here.
+  const bytes = Buffer.byteLength(pk, 'utf8');
+  if (bytes > MAX_KEY_BYTES) {
+    throw new InvalidArgumentError(
+      `grain ${id.type}/${id.key.length > 64 ? `${id.key.slice(0, 64)}…` : id.key} with state "${stateName}" makes a DynamoDB key of ${bytes} bytes ("type/key#stateName" in UTF-8), more than the ${MAX_KEY_BYTES} DynamoDB allows; use a shorter key (e.g. a hash of it)`,
+      { data: { grain: `${id.type}/${id.key}`, stateName, bytes, limit: MAX_KEY_BYTES } },
+    );
+  }
+  return pk;
 }
+
+/** DynamoDB's limit on a partition key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 2_048;
 
 /** The partition key of chunk `i` of a chunk set. */
 export function chunkKey(pk: string, chunkSet: string, i: number): string {

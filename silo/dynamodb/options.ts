@@ -44,6 +44,21 @@ export interface DynamoStorageOptions {
   billing?: 'PAY_PER_REQUEST' | { readCapacityUnits: number; writeCapacityUnits: number };
   /** How long `ensureTable()` waits for the table to become ACTIVE (default 60 s). */
   tableActiveTimeoutMs?: number;
+  /**
+   * The table of journaled grains' events and snapshots (default `<table>_journal`); it has
+   * a sort key, so it is a table of its own. `ensureTable()` creates it too.
+   */
+  journalTable?: string;
+  /**
+   * The table of durable reminders (default `<table>_reminders`): a sort key and an index,
+   * so a table of its own. `ensureTable()` creates it too.
+   */
+  remindersTable?: string;
+  /**
+   * Partitions the reminders are spread over (default 64): what silos split between them and
+   * poll each period. Fixed for the table's life: changing it strands reminders.
+   */
+  reminderPartitions?: number;
 }
 
 export interface ResolvedOptions {
@@ -59,6 +74,9 @@ export interface ResolvedOptions {
   maxStateBytes: number;
   billing: NonNullable<DynamoStorageOptions['billing']>;
   tableActiveTimeoutMs: number;
+  journalTable: string;
+  remindersTable: string;
+  reminderPartitions: number;
   /** Where requests go, for error messages. */
   describeEndpoint: string;
 }
@@ -97,8 +115,33 @@ export function resolveOptions(options: DynamoStorageOptions): ResolvedOptions {
     maxStateBytes: positive(options.maxStateBytes, 16 * 1024 * 1024, 'maxStateBytes'),
     billing: options.billing ?? 'PAY_PER_REQUEST',
     tableActiveTimeoutMs: positive(options.tableActiveTimeoutMs, 60_000, 'tableActiveTimeoutMs'),
+    journalTable: journalTableName(options),
+    remindersTable: remindersTableName(options),
+    reminderPartitions: reminderPartitions(options.reminderPartitions),
     describeEndpoint: endpoint ?? `https://dynamodb.${region}.amazonaws.com`,
   };
+}
+
+function journalTableName(options: DynamoStorageOptions): string {
+  const name = options.journalTable ?? `${options.table}_journal`;
+  if (typeof name !== 'string' || !TABLE_NAME.test(name) || name === options.table) {
+    throw new TypeError(`dynamoStorage journalTable must name a DynamoDB table other than table: 3–255 characters of A–Z a–z 0–9 _ . - (got ${JSON.stringify(name)}; set journalTable when table is too long for "<table>_journal")`);
+  }
+  return name;
+}
+
+function remindersTableName(options: DynamoStorageOptions): string {
+  const name = options.remindersTable ?? `${options.table}_reminders`;
+  if (typeof name !== 'string' || !TABLE_NAME.test(name) || name === options.table) {
+    throw new TypeError(`dynamoStorage remindersTable must name a DynamoDB table other than table: 3–255 characters of A–Z a–z 0–9 _ . - (got ${JSON.stringify(name)}; set remindersTable when table is too long for "<table>_reminders")`);
+  }
+  return name;
+}
+
+function reminderPartitions(v: number | undefined): number {
+  if (v === undefined) return 64;
+  if (!Number.isInteger(v) || v < 1 || v > 4096) throw new TypeError(`dynamoStorage option reminderPartitions must be an integer from 1 to 4096 (got ${v})`);
+  return v;
 }
 
 function positive(v: number | undefined, fallback: number, name: string): number {

@@ -36,8 +36,10 @@ export type StoredPayload =
   | { kind: 'chunked'; set: string; count: number; zipped: boolean };
 
 export async function encodePayload(text: string, o: ResolvedOptions, id: GrainId, stateName: string): Promise<EncodedPayload> {
-  // Fast path: a UTF-8 byte is at most 3 per UTF-16 unit, so short texts need no measuring.
-  if (text.length * 3 <= o.compressAboveBytes && text.length * 3 <= MAX_INLINE_BYTES) {
+  // Fast path: a UTF-8 byte is at most 3 per UTF-16 unit, so short texts need no measuring
+  // (short against every limit: a maxStateBytes below compressAboveBytes must still refuse).
+  const most = text.length * 3;
+  if (most <= o.compressAboveBytes && most <= MAX_INLINE_BYTES && most <= o.maxStateBytes) {
     return { attrs: { [A.payload]: { S: text } } };
   }
   const size = Buffer.byteLength(text, 'utf8');

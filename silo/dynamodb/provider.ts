@@ -5,7 +5,7 @@
  * Once loaded, every call goes straight to the implementation.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { GrainId, StoredState } from '../../runtime/index.js';
+import { type GrainId, type ReminderStore, type StoredState } from '../../runtime/index.js';
 import { createClient, type ClientHandle } from './client.js';
 import { storageClosed } from './errors.js';
 import { resolveOptions, type DynamoStorageOptions } from './options.js';
@@ -28,14 +28,30 @@ export function dynamoStorage(options: DynamoStorageOptions): DynamoStorage {
     }));
   }
 
+  // The reminder store, loaded with the rest on its first call.
+  const rem = <K extends 'put' | 'remove' | 'get' | 'list' | 'due' | 'advance'>(k: K) =>
+    ((...args: unknown[]) => (real !== undefined ? (real.reminders[k] as (...a: unknown[]) => unknown)(...args)
+      : load().then((s) => (s.reminders[k] as (...a: unknown[]) => unknown)(...args)))) as ReminderStore[K];
+  const reminders: ReminderStore = {
+    partitions: o.reminderPartitions,
+    put: rem('put'), remove: rem('remove'), get: rem('get'), list: rem('list'), due: rem('due'), advance: rem('advance'),
+  };
+
   return {
     name: `dynamodb:${o.table}`,
+    reminders,
     table: o.table,
     endpoint: o.describeEndpoint,
     get client(): DynamoDBClient {
       // A property cannot wait for an import: take the SDK synchronously (the provider then uses this client).
       handle ??= createClient(o, loadSdkNow().DynamoDBClient);
       return handle.client;
+    },
+    journal: {
+      load: (id, hint) => (real !== undefined ? real.journal.load(id, hint) : load().then((s) => s.journal.load(id, hint))),
+      readEvents: (id, from, to) => (real !== undefined ? real.journal.readEvents(id, from, to) : load().then((s) => s.journal.readEvents(id, from, to))),
+      append: (id, batch) => (real !== undefined ? real.journal.append(id, batch) : load().then((s) => s.journal.append(id, batch))),
+      writeSnapshot: (id, snap) => (real !== undefined ? real.journal.writeSnapshot(id, snap) : load().then((s) => s.journal.writeSnapshot(id, snap))),
     },
     read: (id: GrainId, stateName: string): Promise<StoredState | undefined> =>
       real !== undefined ? real.read(id, stateName) : load().then((s) => s.read(id, stateName)),

@@ -13,11 +13,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   GrainError, InconsistentStateError, SiloUnavailableError,
-  type GrainId, type StorageProvider, type StoredState,
+  type GrainId, type JournalStorage, type ReminderStore, type StorageProvider, type StoredState,
 } from '../../runtime/index.js';
 import { deleteChunks, getChunks, putChunks } from './chunks.js';
 import { createClient, type ClientHandle } from './client.js';
 import { storageClosed, storageError } from './errors.js';
+import { dynamoJournal } from './journal.js';
+import { dynamoReminderStore } from './reminders.js';
 import { A, grainName, itemKey } from './layout.js';
 import { resolveOptions, type DynamoStorageOptions, type ResolvedOptions } from './options.js';
 import { encodePayload, storedPayload, textOf, type EncodedPayload } from './payload.js';
@@ -31,6 +33,10 @@ export interface DynamoStorage extends StorageProvider {
   readonly endpoint: string;
   /** The provider's one SDK client (e.g. for tooling and benchmarks); do not destroy it. */
   readonly client: DynamoDBClient;
+  /** Journals of journaled grains, in the table `journalTable` (journal.ts). */
+  readonly journal: JournalStorage;
+  /** Durable reminders, in the table `remindersTable` (reminders.ts). */
+  readonly reminders: ReminderStore;
   /** Creates the table if it is missing (idempotent) and waits until it is ACTIVE. */
   ensureTable(): Promise<EnsureTableResult>;
   /** Fails with `TableNotFoundError` (saying how to create it) unless the table exists and fits. */
@@ -195,6 +201,8 @@ export function openDynamoStorage(o: ResolvedOptions, handle: ClientHandle): Dyn
     table,
     endpoint: o.describeEndpoint,
     client,
+    journal: dynamoJournal(client, o),
+    reminders: dynamoReminderStore(client, o),
     read,
     async write(id, stateName, payload, etag) {
       ensureOpen();

@@ -8,6 +8,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InvalidArgumentError, SiloUnavailableError } from '../../runtime/index.js';
 import { storageError, tableMissing } from './errors.js';
+import { ensureJournalTable } from './journal-table.js';
+import { ensureReminderTable } from './reminders.js';
 import { A } from './layout.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -46,6 +48,10 @@ export async function ensureTable(client: DynamoDBClient, o: ResolvedOptions): P
     }
   }
   checkSchema(await waitActive(client, o), o);
+  // The journal table of journaled grains (journal.ts) comes with it.
+  await ensureJournalTable(client, o);
+  // And the reminders table (reminders.ts).
+  await ensureReminderTable(client, o);
   return { created };
 }
 

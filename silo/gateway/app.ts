@@ -15,6 +15,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { encode } from '../../runtime/codec.js';
+import { CallDeadline } from '../../runtime/pending-call.js';
 import { GRANARY_JSON, TIMEOUT_HEADER } from '../../runtime/protocol.js';
 import { gatewayAuth } from './auth.js';
 import type { GatewayAppOptions, GatewayBackend } from './backend.js';
@@ -26,7 +27,12 @@ import type { GatewayEnv } from './env.js';
 import { HttpError, errorResponse } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
 import { toPlainJson } from './plain-json.js';
+import { serveTraced } from './trace-http.js';
+import { mountAdminRoutes } from './admin-routes.js';
+import { mountDashboard } from './dashboard.js';
 import { rateLimit } from './rate-limit.js';
+import { reminderRoutes } from './reminders.js';
+import { streamRoutes } from './streams.js';
 import { GRAIN_ROUTE, grainTarget } from './target.js';
 import { consoleLogger, warnOnce } from './warn-once.js';
 
@@ -66,6 +72,9 @@ export function createGatewayApp(backend: GatewayBackend, options: GatewayAppOpt
     app.all(path, () => { throw new HttpError('method_not_allowed', `${path} accepts GET or HEAD`, { allow: 'GET, HEAD' }); });
   }
 
+  mountAdminRoutes(app, backend.admin, guards);
+  mountDashboard(app, backend.dashboard, guards, options.token);
+
   app.use(GRAIN_ROUTE, grainTarget());
   const beforeCall: MiddlewareHandler<GatewayEnv>[] = [
     ...guards,
@@ -81,19 +90,31 @@ export function createGatewayApp(backend: GatewayBackend, options: GatewayAppOpt
     const started = performance.now();
     let outcome = 'ok';
     try {
-      const result = await withDeadline(backend.invoke({ ...target, args, context: call.context }), call.timeoutMs, target);
+      const deadline = call.timeoutMs === undefined ? undefined : new CallDeadline();
+      const result = await serveTraced(
+        c.req.raw.headers,
+        (carrier) => {
+          c.header('traceparent', carrier.traceparent);
+          if (carrier.tracestate !== undefined) c.header('tracestate', carrier.tracestate);
+        },
+        (trace, onTrace) => withDeadline(backend.invoke({ ...target, args, context: call.context, deadline, trace, onTrace }), call.timeoutMs, target, deadline),
+      );
       return resultResponse(c, result, call.rich);
     } catch (err) {
       outcome = (err as { code?: unknown } | null)?.code as string || 'grain_error';
       throw err;
     } finally {
       const namesKnown = call.methodStatus === 'callable' || outcome === 'ok';
-      backend.recordCall?.(target.type, target.method, outcome, (performance.now() - started) / 1000, namesKnown);
+      backend.recordCall?.(target.type, target.method, outcome, (performance.now() - started) / 1000, namesKnown, target.key);
     }
   });
   app.all(GRAIN_ROUTE, () => {
     throw new HttpError('method_not_allowed', 'grain calls are POST /grains/:type/:key/:method with {"args": [...]}', { allow: 'POST' });
   });
+  // Streams (silo/gateway/streams.ts): behind the same token, hook and rate limit.
+  streamRoutes(app, backend.streams, [...guards, ...limits], limitBody(options.maxBodyBytes ?? DEFAULT_MAX_BODY), backend.ref);
+  // Operations (silo/gateway/reminders.ts): behind the token and hook.
+  reminderRoutes(app, backend.reminders, guards);
 
   return app;
 }

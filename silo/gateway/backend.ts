@@ -1,10 +1,16 @@
 /** What the gateway app needs from whatever hosts the grains (a silo, a Worker), and its options. */
 import type { Context } from 'hono';
 import type { DecodeOptions } from '../../runtime/codec.js';
+import type { CallDeadline } from '../../runtime/pending-call.js';
 import type { GrainType } from '../../runtime/grain-type.js';
+import type { TraceCarrier } from '../../runtime/features/tracing/w3c.js';
+import type { Admin } from '../admin.js';
+import type { DashboardFeed } from './dashboard.js';
 import type { AuthorizeResult } from './auth.js';
 import type { ClientAddress } from './client-key.js';
 import type { RateLimitOptions } from './rate-limit.js';
+import type { GatewayStreams } from './streams.js';
+import type { GatewayReminders } from './reminders.js';
 
 export interface GatewayCall {
   type: string;
@@ -13,6 +19,16 @@ export interface GatewayCall {
   args: unknown[];
   /** Request-context values from the headers. */
   context: Record<string, unknown> | undefined;
+  /**
+   * The caller's deadline (`x-granary-timeout-ms`), when it set one: a backend that hands it
+   * to its router keeps the gateway from answering 504 for a turn that has begun a state
+   * write (docs/storage.md, "Deadlines and state writes"); one that ignores it loses only that.
+   */
+  deadline?: CallDeadline;
+  /** The trace context to continue (W3C `traceparent`), when the request carried one. */
+  trace?: TraceCarrier;
+  /** Told the context of the span the backend made for the call (the response's `traceparent`). */
+  onTrace?(carrier: TraceCarrier): void;
 }
 
 /**
@@ -31,11 +47,19 @@ export interface GatewayBackend {
   /** Prometheus text; absent: `/metrics` is 404. */
   metrics?(): string;
   /** Called once per grain call that reached `invoke`. */
-  recordCall?(type: string, method: string, outcome: string, seconds: number, namesKnown: boolean): void;
+  recordCall?(type: string, method: string, outcome: string, seconds: number, namesKnown: boolean, key?: string): void;
   /** Rebuilds grain references in codec-encoded arguments. */
   ref?: DecodeOptions['ref'];
+  /** The management API (`/admin/*`), when this host has one; absent (or undefined): 404. */
+  admin?(): Admin | undefined;
+  /** The live dashboard's data (`/dashboard`), when this host has one; absent (or undefined): 404. */
+  dashboard?(): DashboardFeed | undefined;
   /** The grain types this host serves (what `GET /openapi.json` describes); absent: 404. */
   types?(): readonly GrainType[];
+  /** Publishing and following streams (`/streams/:namespace/:key`); absent: those routes are 404. */
+  streams?: GatewayStreams;
+  /** A grain's durable reminders (`GET /admin/reminders?grain=Type/key`); absent: 404. */
+  reminders?: GatewayReminders;
 }
 
 /** Where the gateway reports what callers should fix but that does not fail the request. */

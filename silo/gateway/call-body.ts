@@ -33,7 +33,8 @@ function parseArgs(text: string, rich: boolean, ref: DecodeOptions['ref']): unkn
   if (text.trim() === '') throw new HttpError('invalid_request', 'empty body: send {"args": [...]}');
   let body: unknown;
   try {
-    body = rich ? decode(text, ref ? { ref } : undefined) : JSON.parse(text);
+    // `{"args": [ … ]}` around each argument is not counted against the depth limit.
+    body = rich ? decode(text, ref ? { ref } : undefined, 2) : JSON.parse(text);
   } catch (err) {
     throw new HttpError('invalid_request', `malformed JSON body: ${(err as Error).message}`);
   }

@@ -6,10 +6,16 @@
  * Error → {name, message, code?}, grain reference → {type, key}. Callers that need the
  * values back as they were send `application/vnd.granary+json` and get the codec's form.
  */
+import { CODEC_LIMITS } from '../../runtime/codec.js';
+import { InvalidArgumentError } from '../../runtime/errors.js';
 import { grainRefTarget, type HasGrainId } from '../../runtime/identity.js';
 
+/**
+ * Nesting is counted as the codec counts it (arrays, objects, maps and sets; not the values in
+ * them) against the same `CODEC_LIMITS.maxDepth`: whatever the codec carries (a state
+ * `writeState` accepted, a result between silos) is answered in plain JSON too.
+ */
 export function toPlainJson(v: unknown, depth = 0): unknown {
-  if (depth > 256) throw new TypeError('result nests deeper than 256 levels');
   switch (typeof v) {
     case 'string':
     case 'boolean':
@@ -24,6 +30,9 @@ export function toPlainJson(v: unknown, depth = 0): unknown {
       return null;
   }
   if (v === null) return null;
+  if (depth >= CODEC_LIMITS.maxDepth) {
+    throw new InvalidArgumentError(`result nests deeper than ${CODEC_LIMITS.maxDepth} levels; flatten it`, { code: 'invalid_argument' });
+  }
   const o = v as object;
   if (Array.isArray(o)) return o.map((x) => toPlainJson(x, depth + 1));
   if (grainRefTarget in o) {

@@ -3,12 +3,15 @@
  * server. Calls enter the router as if a client outside any grain made them, with the
  * request context the headers carry.
  */
-import { RequestContext, grainId } from '../../runtime/index.js';
+import { RequestContext, grainId, reminderInfo } from '../../runtime/index.js';
+import { newScope, scopeStorage } from '../../runtime/context.js';
+import { TRACE_EXTENSION, clientSpan, tracingEnabled, type TraceCarrier } from '../../runtime/features/tracing/index.js';
 import { OTHER } from '../metrics.js';
 import type { Silo } from '../silo.js';
 import { createGatewayApp, type GatewayAppOptions, type GatewayBackend } from './app.js';
 import { nodeClientAddress } from './node-client-address.js';
 import { listenNode, type NodeGateway } from './node-server.js';
+import { providerGatewayStreams } from './streams.js';
 
 export interface GatewayOptions extends GatewayAppOptions {
   /** Port to listen on (default 8080; 0 picks a free one, see `silo.gateway.port`). */
@@ -32,9 +35,17 @@ export interface GatewayOptions extends GatewayAppOptions {
 
 export function siloBackend(silo: Silo): GatewayBackend {
   return {
-    invoke({ type, key, method, args, context }) {
-      const send = () => silo.router.invoke(grainId(type, key), `${type}/${key}`, method, args);
-      return context === undefined ? send() : RequestContext.run(context, send);
+    invoke({ type, key, method, args, context, deadline, trace, onTrace }) {
+      const send = () => silo.router.invoke(grainId(type, key), `${type}/${key}`, method, args, deadline);
+      if (trace === undefined && !tracingEnabled()) return context === undefined ? send() : RequestContext.run(context, send);
+      // A scope of the call's own: it carries the trace on (`trace` call extension), under a CLIENT span when tracing.
+      const scope = newScope({ ctx: context, ext: trace === undefined ? undefined : { [TRACE_EXTENSION]: trace } });
+      if (!tracingEnabled()) return scopeStorage.run(scope, send);
+      return scopeStorage.run(scope, () => clientSpan(type, method, key, silo.id, () => {
+        const carried = scope.ext?.[TRACE_EXTENSION] as TraceCarrier | undefined;
+        if (carried !== undefined) onTrace?.(carried);
+        return send();
+      }));
     },
     methodStatus(type, method) {
       const t = silo.types.get(type);
@@ -46,13 +57,21 @@ export function siloBackend(silo: Silo): GatewayBackend {
     },
     types: () => silo.types.names().map((n) => silo.types.get(n)!),
     ready: () => silo.ready,
+    admin: () => silo.admin,
+    dashboard: () => silo.dashboard,
     metrics: () => silo.renderMetrics(),
-    recordCall(type, method, outcome, seconds, namesKnown) {
+    recordCall(type, method, outcome, seconds, namesKnown, key) {
       silo.metrics.recordCall('gateway', namesKnown ? type : OTHER, namesKnown ? method : OTHER, outcome, seconds);
+      if (namesKnown && key !== undefined) silo.metrics.recordGrainLatency(type, key, method, seconds);
     },
     ref: (type, key) => silo.getGrain(type, key),
+    reminders: silo.storage.reminders === undefined ? undefined : {
+      list: async (grain) => (await silo.storage.reminders!.list(grain)).map(reminderInfo),
+    },
+    streams: silo.streamProvider === undefined ? undefined : providerGatewayStreams(silo.streamProvider, (t, k) => silo.getGrain(t, k)),
   };
 }
+
 
 /** Starts a silo's gateway; called by the silo once it has joined its cluster. */
 export async function startSiloGateway(silo: Silo, options: GatewayOptions): Promise<NodeGateway> {

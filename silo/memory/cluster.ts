@@ -11,7 +11,28 @@ import {
   type DirectoryEntry, type GrainId, type InboundHandler, type Membership, type SiloInfo, type SiloStatus,
 } from '../../runtime/index.js';
 
+/** What happens to one message on a simulated network. */
+export interface MessageFate {
+  drop: boolean;
+  /** Delivered after this many clock milliseconds. */
+  delayMs: number;
+  /** Delivered a second time, after this many milliseconds (absent: once). */
+  duplicateDelayMs?: number;
+}
+
+/**
+ * Simulated network conditions (a seeded TestCluster's faults, partitions and pauses). `from`
+ * and `to` are silo ids, undefined for a client. Absent, the network is perfect and prompt.
+ */
+export interface NetworkConditions {
+  message(from: string | undefined, to: string | undefined, kind: 'request' | 'reply'): MessageFate;
+  /** A message is in transit (counted until `delivered`, for "is the simulation quiet"). */
+  carried(): void;
+  delivered(): void;
+}
+
 class Network {
+  conditions: NetworkConditions | undefined;
   readonly members = new Map<string, SiloInfo>();
   readonly inboxes = new Map<string, InboundHandler>();
   readonly directory = new Map<string, DirectoryEntry>();
@@ -118,16 +139,46 @@ class MemoryConnection implements ClusterConnection {
           timeoutMs,
         );
         pending.add(fail);
-        // Deliver on a later tick, as a network would.
-        queueMicrotask(() => {
-          inbox(payload).then(
-            (reply) => { if (!done) { finish(); resolve(reply); } },
-            (err) => fail(err instanceof Error ? err : new Error(String(err))),
+        const conditions = this.net.conditions;
+        if (conditions === undefined) {
+          // Deliver on a later tick, as a network would.
+          queueMicrotask(() => {
+            inbox(payload).then(
+              (reply) => { if (!done) { finish(); resolve(reply); } },
+              (err) => fail(err instanceof Error ? err : new Error(String(err))),
+            );
+          });
+          return;
+        }
+        // Simulated network: the conditions decide each message's fate, in the clock's time.
+        this.carry(conditions, this.siloId, siloId, 'request', (copy) => {
+          const target = this.net.inboxes.get(siloId);
+          if (target === undefined) {
+            if (!copy) fail(new SiloUnavailableError(`no responders for silo ${siloId}`, { data: { retryable: true, silo: siloId } }));
+            return;
+          }
+          const answer = (settle: () => void) => this.carry(conditions, siloId, this.siloId, 'reply', () => { if (!done) settle(); });
+          target(payload).then(
+            (reply) => { if (!copy) answer(() => { finish(); resolve(reply); }); },
+            (err) => { if (!copy) answer(() => fail(err instanceof Error ? err : new Error(String(err)))); },
           );
         });
       });
     },
   };
+
+  /** Sends one message under simulated conditions: dropped, delayed, or delivered twice. */
+  private carry(conditions: NetworkConditions, from: string | undefined, to: string | undefined, kind: 'request' | 'reply', deliver: (copy: boolean) => void): void {
+    const fate = conditions.message(from, to, kind);
+    if (fate.drop) return;
+    conditions.carried();
+    this.clock.setTimer(() => { conditions.delivered(); deliver(false); }, fate.delayMs);
+    if (fate.duplicateDelayMs !== undefined) {
+      // The copy runs on the target too, but its answer goes nowhere: the caller took the first.
+      conditions.carried();
+      this.clock.setTimer(() => { conditions.delivered(); deliver(true); }, fate.duplicateDelayMs);
+    }
+  }
 
   async join(): Promise<void> {
     if (!this.info) return;
@@ -161,11 +212,14 @@ class MemoryConnection implements ClusterConnection {
 export interface MemoryClusterOptions {
   /** A name for logs (default `"memory"`). */
   name?: string;
+  /** Simulated network conditions (TestCluster with a seed); default: every message delivered on the next tick. */
+  conditions?: NetworkConditions;
 }
 
 /** A private in-process cluster; pass the same instance to every silo (and client) that should meet. */
 export function memoryCluster(options: MemoryClusterOptions = {}): ClusterProvider {
   const net = new Network();
+  net.conditions = options.conditions;
   return {
     name: options.name ?? 'memory',
     async connect(o: ClusterConnectOptions): Promise<ClusterConnection> {

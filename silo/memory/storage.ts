@@ -2,7 +2,10 @@
  * In-process storage: a Map of payloads with numeric versions. The default for a silo
  * that names no storage, and the reference the storage conformance suite holds others to.
  */
-import { InconsistentStateError, type GrainId, type StorageProvider, type StoredState } from '../../runtime/index.js';
+import { InconsistentStateError, type GrainId, type ReminderStore, type StorageProvider, type StoredState } from '../../runtime/index.js';
+import { memoryReminderStore } from './reminders.js';
+import { memoryJournal } from './journal.js';
+import { memoryStreams, type MemoryStreams } from './streams.js';
 
 interface Item {
   payload: string | undefined;
@@ -12,6 +15,10 @@ interface Item {
 export interface MemoryStorage extends StorageProvider {
   /** Number of stored items (tombstones included). */
   readonly size: number;
+  /** This storage's durable reminders (in memory too). */
+  readonly reminders: ReminderStore;
+  /** This storage's streams (in memory too). */
+  readonly streams: MemoryStreams;
 }
 
 export function memoryStorage(): MemoryStorage {
@@ -30,6 +37,9 @@ export function memoryStorage(): MemoryStorage {
   return {
     name: 'memory',
     get size() { return items.size; },
+    reminders: memoryReminderStore(),
+    streams: memoryStreams(),
+    journal: memoryJournal(),
     async read(id, name): Promise<StoredState | undefined> {
       const item = items.get(keyOf(id, name));
       return item === undefined ? undefined : { payload: item.payload, etag: String(item.version) };

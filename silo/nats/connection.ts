@@ -35,6 +35,8 @@ export interface NatsConnectionParts {
   logger: Logger;
   silo: SiloInfo | undefined;
   inbound: InboundHandler | undefined;
+  /** See `ClusterConnectOptions.onDeclaredDead`. */
+  onDeclaredDead?: (() => Promise<void>) | undefined;
   /** Signs what this connection sends, and checks what its silo receives, with the cluster key. */
   signer: FrameSigner | undefined;
 }
@@ -64,6 +66,8 @@ export class NatsClusterConnection implements ClusterConnection {
       nc, names, clock, signer, inbox,
       batching: timings.batching,
       probeAfterMs: timings.probeAfterMs,
+      whenConnected: (ms) => this.link.whenConnected(ms),
+      reconnectGraceMs: timings.reconnectGraceMs,
       // Membership is made next; the watchdog only calls it later, from a timer.
       onSlow: (silo) => this.membership.suspect(silo),
       route: 'internal',
@@ -75,9 +79,10 @@ export class NatsClusterConnection implements ClusterConnection {
       timings,
       logger,
       selfId: silo?.id,
+      onDeclaredDead: parts.onDeclaredDead,
     });
     this.kvDirectory = new KvClient(nc, names.directoryBucket, timings.kvTimeoutMs, inbox);
-    this.directory = new NatsDirectory(this.kvDirectory, names.directoryBucket, this.membership, this.link);
+    this.directory = new NatsDirectory(this.kvDirectory, names.directoryBucket, this.membership, this.link, timings.reconnectGraceMs);
   }
 
   /** Opens the buckets (creating them if needed), starts the watch and, for a silo, listens. */

@@ -18,6 +18,10 @@ import { grainKey } from './names.js';
 /** Rounds of create → read → replace before giving up on a key that keeps changing. */
 const MAX_ROUNDS = 8;
 
+/** Delete-marker removals in flight at once, and waiting at most (past it, markers stay). */
+const MARKER_WORKERS = 4;
+const MAX_QUEUED_MARKERS = 100_000;
+
 export class NatsDirectory implements Directory {
   /** Entries this connection registered, with their revisions: one round trip to unregister. */
   private readonly mine = new Map<string, { activation: string; revision: number }>();
@@ -27,6 +31,8 @@ export class NatsDirectory implements Directory {
     private readonly bucket: string,
     private readonly membership: NatsMembership,
     private readonly link: Link,
+    /** How long an operation waits for a reconnect before failing (see `reconnectGraceMs`). */
+    private readonly reconnectGraceMs = 0,
   ) {}
 
   /** Lookups in flight, by key: concurrent first calls to one grain share one KV read. */
@@ -98,11 +104,46 @@ export class NatsDirectory implements Directory {
 
   /** Deletes while the key is at `revision`; when it is not, it is not ours any more: nothing to do. */
   private async conditionalDelete(id: GrainId, key: string, revision: number): Promise<void> {
-    await this.kvCall('unregister', id, () => this.kv.delete(key, revision));
+    const marker = await this.kvCall('unregister', id, () => this.kv.delete(key, revision));
+    if (marker !== CONFLICT) this.collectMarker(key, marker);
+  }
+
+  /** Delete markers removed, and removals that failed (the marker then stays: harmless, it only takes space). */
+  readonly markers = { removed: 0, failed: 0 };
+  private readonly markerQueue: { key: string; revision: number }[] = [];
+  private markerWorkers = 0;
+
+  /**
+   * The bucket would keep a delete marker for every grain ever deactivated: remove it once it
+   * is written, in the background, a few at a time (deactivations come in waves when the
+   * idle collector runs). A registration that came after it is kept (see `removeMarker`),
+   * and one that read the marker and now finds the key gone simply registers again.
+   */
+  private collectMarker(key: string, revision: number): void {
+    if (this.markerQueue.length >= MAX_QUEUED_MARKERS) { this.markers.failed++; return; }
+    this.markerQueue.push({ key, revision });
+    while (this.markerWorkers < MARKER_WORKERS && this.markerWorkers < this.markerQueue.length) {
+      this.markerWorkers++;
+      void this.removeMarkers().finally(() => { this.markerWorkers--; });
+    }
+  }
+
+  private async removeMarkers(): Promise<void> {
+    for (let next = this.markerQueue.shift(); next !== undefined; next = this.markerQueue.shift()) {
+      if (!this.link.connected) { this.markers.failed++; continue; }
+      try {
+        await this.link.guard(this.kv.removeMarker(next.key, next.revision));
+        this.markers.removed++;
+      } catch {
+        this.markers.failed++;
+      }
+    }
   }
 
   /** Runs a KV operation, failing fast while NATS is down and with a clear error otherwise. */
   private async kvCall<T>(what: string, id: GrainId, op: () => Promise<T>): Promise<T> {
+    // Not sent yet: a short reconnect (to a surviving server of a clustered NATS) is waited out.
+    if (!this.link.connected && this.reconnectGraceMs > 0) await this.link.whenConnected(this.reconnectGraceMs);
     if (!this.link.connected) {
       throw new SiloUnavailableError(`cannot ${what} ${String(id)} in the grain directory: the NATS connection is down (reconnecting); retry shortly`);
     }

@@ -4,3 +4,5 @@
  */
 export { natsCluster } from './cluster.js';
 export type { NatsClusterOptions } from './options.js';
+export { natsStreams } from './streams.js';
+export type { NatsStreamsOptions } from './streams.js';

@@ -59,7 +59,7 @@ export class KvClient {
 
   /** The key's latest entry (a delete marker included), or null when it never existed. */
   async get(key: string): Promise<KvRecord | null> {
-    const msg = await this.request(`$JS.API.DIRECT.GET.KV_${this.bucket}.$KV.${this.bucket}.${key}`, undefined, 'read');
+    const msg = await this.requestAnswered(`$JS.API.DIRECT.GET.KV_${this.bucket}.$KV.${this.bucket}.${key}`, undefined, 'read');
     const h = msg.headers;
     if (h?.code === 404) return null;
     if (h === undefined || (h.code !== 0 && h.code !== 200) || !h.has('Nats-Sequence')) {
@@ -79,10 +79,26 @@ export class KvClient {
     return this.write(key, encoder.encode(value), expectRevision, undefined);
   }
 
-  /** Deletes the key (a delete marker); with `expectRevision` only while it is at that revision. */
-  async delete(key: string, expectRevision?: number): Promise<void | typeof CONFLICT> {
-    const r = await this.write(key, new Uint8Array(0), expectRevision, 'DEL');
-    return r === CONFLICT ? CONFLICT : undefined;
+  /**
+   * Deletes the key (a delete marker); with `expectRevision` only while it is at that
+   * revision. Resolves to the marker's revision.
+   */
+  delete(key: string, expectRevision?: number): Promise<number | typeof CONFLICT> {
+    return this.write(key, new Uint8Array(0), expectRevision, 'DEL');
+  }
+
+  /**
+   * Removes the key's messages below `revision` + 1 — its delete marker at `revision` and
+   * anything older — from the bucket's stream, keeping any newer write (a purge with a
+   * subject filter and an upper sequence). A bucket keeps the marker of every key ever
+   * deleted otherwise. Resolves to the number of messages removed.
+   */
+  async removeMarker(key: string, revision: number): Promise<number> {
+    const body = encoder.encode(JSON.stringify({ filter: `$KV.${this.bucket}.${key}`, seq: revision + 1 }));
+    const msg = await this.requestAnswered(`$JS.API.STREAM.PURGE.KV_${this.bucket}`, body, 'purge');
+    const answer = JSON.parse(decoder.decode(msg.data)) as { success?: boolean; purged?: number; error?: { description?: string } };
+    if (answer.success !== true) throw new SiloUnavailableError(`removing the delete marker of ${key} from NATS KV bucket ${this.bucket} failed: ${answer.error?.description ?? 'no success in the answer'}`);
+    return answer.purged ?? 0;
   }
 
   close(): void {
@@ -96,7 +112,7 @@ export class KvClient {
     const h = expectRevision !== undefined || operation !== undefined ? headers() : undefined;
     if (expectRevision !== undefined) h!.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expectRevision));
     if (operation !== undefined) h!.set('KV-Operation', operation);
-    const msg = await this.request(`$KV.${this.bucket}.${key}`, data, 'write', h);
+    const msg = await this.requestAnswered(`$KV.${this.bucket}.${key}`, data, 'write', h);
     if (msg.headers?.code === 503) throw new SiloUnavailableError(`NATS KV bucket ${this.bucket} is not available (no JetStream responders)`);
     let ack: { seq?: number; error?: { err_code?: number; description?: string } };
     try {
@@ -110,6 +126,20 @@ export class KvClient {
     }
     if (typeof ack.seq !== 'number') throw new SiloUnavailableError(`writing ${key} to NATS KV bucket ${this.bucket}: no sequence in the acknowledgement`);
     return ack.seq;
+  }
+
+  /**
+   * `request`, sent again while the answer is "no responders" (503), for up to the KV timeout:
+   * on a clustered NATS the bucket's stream has no leader for a few seconds after its
+   * server died, and a message nobody received cannot have been applied.
+   */
+  private async requestAnswered(subject: string, data: Uint8Array | undefined, what: string, h?: ReturnType<typeof headers>): Promise<Msg> {
+    const until = Date.now() + this.timeoutMs;
+    for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
+      const msg = await this.request(subject, data, what, h);
+      if (msg.headers?.code !== 503 || Date.now() + wait >= until) return msg;
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   private request(subject: string, data: Uint8Array | undefined, what: string, h?: ReturnType<typeof headers>): Promise<Msg> {

@@ -32,6 +32,8 @@ export interface MembershipDeps {
   timings: ResolvedTimings;
   logger: Logger;
   selfId: string | undefined;
+  /** This silo's entry was removed while it runs: give up its activations before announcing it again. */
+  onDeclaredDead?: (() => Promise<void>) | undefined;
 }
 
 /** Successive pings of a suspected silo. */
@@ -55,6 +57,8 @@ export class NatsMembership implements Membership {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private self: SiloInfo | undefined;
   private joined = false;
+  /** Giving up activations after being declared dead (see `onEntry`). */
+  private fencing = false;
   /** `performance.now()` when the heartbeat in flight was sent. */
   private beatStartedAt: number | undefined;
   private stopped = false;
@@ -231,9 +235,21 @@ export class NatsMembership implements Membership {
     if (e.operation !== 'PUT') {
       const m = this.members.get(id);
       if (id === this.deps.selfId && this.joined) {
-        // Someone declared us dead (or a NATS crash lost the entry) while we are alive: come back.
-        this.deps.logger.warn('this silo\'s membership entry was removed while it is running; announcing it again');
-        void this.beat();
+        // Someone declared us dead (or a NATS crash lost the entry) while we are alive. Others
+        // may have activated our grains since: give ours up first, then come back.
+        if (this.fencing) return;
+        this.deps.logger.warn('this silo\'s membership entry was removed while it is running; giving up its activations, then announcing it again');
+        this.fencing = true;
+        void (async () => {
+          try {
+            await this.deps.onDeclaredDead?.();
+          } catch (err) {
+            this.deps.logger.warn('giving up activations after being declared dead failed', { err });
+          } finally {
+            this.fencing = false;
+          }
+          await this.beat();
+        })();
         return;
       }
       if (m !== undefined) {

@@ -55,6 +55,13 @@ export interface NatsClusterOptions {
   connectTimeoutMs?: number;
   /** Wait between reconnect attempts (default 250 ms; attempts are unlimited). */
   reconnectTimeWaitMs?: number;
+  /**
+   * While the connection is re-established (a clustered NATS moves it to a surviving server),
+   * a call or directory operation not yet sent waits this long for it before failing with
+   * `SiloUnavailableError` (default 2000 ms; 0: fail at once). Calls already sent when the
+   * connection dropped are not re-sent: they may have run.
+   */
+  reconnectGraceMs?: number;
   /** Time to wait for KV (JetStream) operations (default 5000 ms). */
   kvTimeoutMs?: number;
   /** On `leave()`, how long to wait for calls this silo is still answering (default 30 s). */
@@ -80,6 +87,7 @@ export interface ResolvedTimings {
   heartbeatIntervalMs: number;
   staleAfterMs: number;
   kvTimeoutMs: number;
+  reconnectGraceMs: number;
   drainTimeoutMs: number;
   probeAfterMs: number;
   batching: boolean;
@@ -95,6 +103,7 @@ export function resolveTimings(o: NatsClusterOptions): ResolvedTimings {
     heartbeatIntervalMs,
     staleAfterMs,
     kvTimeoutMs: positive(o.kvTimeoutMs, 5000, 'kvTimeoutMs'),
+    reconnectGraceMs: o.reconnectGraceMs === 0 ? 0 : positive(o.reconnectGraceMs, 2000, 'reconnectGraceMs'),
     drainTimeoutMs: positive(o.drainTimeoutMs, 30_000, 'drainTimeoutMs'),
     probeAfterMs: positive(o.probeAfterMs, 150, 'probeAfterMs'),
     batching: o.batching ?? true,

@@ -35,6 +35,7 @@ export async function connectNatsCluster(settings: NatsClusterSettings, o: Clust
       logger: o.silo ? logger.child({ silo: o.silo.id }) : logger,
       silo: o.silo,
       inbound: o.inbound,
+      onDeclaredDead: o.onDeclaredDead,
       signer,
     });
   } catch (err) {

@@ -42,6 +42,13 @@ export interface TransportOptions {
   inbox: string;
   /** Signs every frame with the cluster key, when there is one. */
   signer: FrameSigner | undefined;
+  /**
+   * While NATS reconnects, a call not yet sent waits up to `reconnectGraceMs` for the
+   * connection (`whenConnected`) before it fails: it never left, so sending it later is safe.
+   * Without them, such a call fails at once.
+   */
+  whenConnected?: (ms: number) => Promise<boolean>;
+  reconnectGraceMs?: number;
 }
 
 interface Pending extends OutRecord {
@@ -89,8 +96,12 @@ export class NatsTransport implements Transport {
   private closed = false;
   private readonly watchdog: NodeJS.Timeout;
   private readonly probedAt = new Map<string, number>();
+  private readonly whenConnected: ((ms: number) => Promise<boolean>) | undefined;
+  private readonly reconnectGraceMs: number;
 
   constructor(o: TransportOptions) {
+    this.whenConnected = o.whenConnected;
+    this.reconnectGraceMs = o.reconnectGraceMs ?? 0;
     this.nc = o.nc;
     this.names = o.names;
     this.clock = o.clock;
@@ -127,6 +138,11 @@ export class NatsTransport implements Transport {
   /** Largest frame the server accepts now (it can differ after a reconnect to another server). */
   get maxPayload(): number {
     return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /** Requests sent and not yet answered, failed or timed out. */
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   request(siloId: string, payload: string, timeoutMs: number): Promise<string> {
@@ -170,6 +186,17 @@ export class NatsTransport implements Transport {
   }
 
   private send(siloId: string, kind: number, text: string, timeoutMs: number): Promise<{ kind: number; text: string }> {
+    if (this.closed) return Promise.reject(new SiloUnavailableError('this NATS cluster connection is closed'));
+    if (!this.connected && this.whenConnected !== undefined && this.reconnectGraceMs > 0) {
+      const waitFrom = this.clock.now();
+      const grace = Math.min(this.reconnectGraceMs, timeoutMs);
+      // Still down afterwards: sendConnected fails it as before.
+      return this.whenConnected(grace).then(() => this.sendConnected(siloId, kind, text, Math.max(1, timeoutMs - (this.clock.now() - waitFrom))));
+    }
+    return this.sendConnected(siloId, kind, text, timeoutMs);
+  }
+
+  private sendConnected(siloId: string, kind: number, text: string, timeoutMs: number): Promise<{ kind: number; text: string }> {
     if (this.closed) return Promise.reject(new SiloUnavailableError('this NATS cluster connection is closed'));
     if (!this.connected) {
       return Promise.reject(new SiloUnavailableError(

@@ -27,6 +27,12 @@ export interface SyncKvLike {
 export interface DurableObjectStorageLike {
   /** Present on SQLite-backed objects (`new_sqlite_classes`); Granary requires it. */
   readonly kv?: SyncKvLike;
+  /** Runs `fn` in one transaction (rolled back if it throws); journals use it for atomic appends. */
+  transactionSync?<T>(fn: () => T): T;
+  /** The object's one alarm (`alarm()` runs at that time); reminders share it. */
+  setAlarm?(scheduledTime: number): Promise<void>;
+  getAlarm?(): Promise<number | null>;
+  deleteAlarm?(): Promise<void>;
 }
 
 /** What a Durable Object's constructor receives as `ctx`. */

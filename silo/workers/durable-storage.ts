@@ -16,6 +16,7 @@ import {
   type GrainId, type StorageProvider, type StoredState,
 } from '../../runtime/index.js';
 import type { DurableObjectStorageLike, SyncKvLike } from './cloudflare.js';
+import { durableJournal } from './durable-journal.js';
 
 interface Item {
   /** The codec text; `null` for a tombstone (structured clone keeps null, not undefined). */
@@ -100,6 +101,16 @@ export function durableObjectStorage(storage: DurableObjectStorageLike, options:
 
   return {
     name: 'durable-object',
+    // A grain's journal lives only in its own object: no other object's is reachable from here.
+    journal: durableJournal({
+      kv,
+      transactionSync: storage.transactionSync === undefined ? undefined : (fn) => storage.transactionSync!(fn),
+      checkOwner(id) {
+        if (owner !== undefined && `${id.type}/${id.key}` !== owner) {
+          throw new InvalidArgumentError(`this Durable Object hosts ${owner}; the journal of ${id.type}/${id.key} lives in that grain's own object`, { code: 'invalid_storage_access' });
+        }
+      },
+    }),
     async read(id, name): Promise<StoredState | undefined> {
       if (elsewhere(id)) return others!.read(id, name);
       const item = itemAt(keyOf(id, name));

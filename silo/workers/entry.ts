@@ -5,5 +5,5 @@
 import { sampleGrains } from '../../grains/index.js';
 import { granaryWorker } from './index.js';
 
-export const { GrainObject, handler } = granaryWorker({ grains: sampleGrains });
+export const { GrainObject, StreamObject, handler } = granaryWorker({ grains: sampleGrains });
 export default handler;

@@ -8,6 +8,9 @@ import { encode, toGrainError, type Reply, type StorageProvider } from '../../ru
 import type { DurableObjectStateLike, WorkerEnv } from './cloudflare.js';
 import { durableObjectStorage } from './durable-storage.js';
 import { ObjectHost } from './object-host.js';
+import { objectReminders, type ObjectReminders } from './reminders.js';
+import { attachReminderBackend, attachStreamBackend, providerStreamBackend } from '../../runtime/index.js';
+import { workerStreams } from './stream-object.js';
 import { serveStorageOp } from './object-storage.js';
 import type { WorkersRuntime } from './runtime.js';
 
@@ -19,6 +22,8 @@ export type GrainObjectClass = new (ctx: DurableObjectStateLike, env: WorkerEnv)
   call(payload: string): Promise<string>;
   storage(payload: string): Promise<string>;
   fetch(request: Request): Promise<Response>;
+  /** The object's alarm: fires the grain's due reminders (silo/workers/reminders.ts). */
+  alarm(): Promise<void>;
 };
 
 export function grainObjectClass(runtimeFor: (env: WorkerEnv) => WorkersRuntime): GrainObjectClass {
@@ -28,6 +33,9 @@ export function grainObjectClass(runtimeFor: (env: WorkerEnv) => WorkersRuntime)
     private readonly failure: unknown;
     /** This object's own storage, for states it keeps for others (`storage`). */
     private local: StorageProvider | undefined;
+    /** The grain's durable reminders, in this object's storage, on its alarm. */
+    private readonly reminders: ObjectReminders | undefined;
+    private readonly responseTimeoutMs: number = 30_000;
 
     constructor(ctx: DurableObjectStateLike, env: WorkerEnv) {
       super(ctx, env);
@@ -39,6 +47,12 @@ export function grainObjectClass(runtimeFor: (env: WorkerEnv) => WorkersRuntime)
           objectName: ctx.id.toString(),
           incomingFilters: rt.incomingFilters,
         });
+        this.reminders = objectReminders(ctx.storage, rt.clock);
+        attachReminderBackend(this.host, this.reminders);
+        // Streams: one Durable Object per stream (stream-object.ts), when the STREAMS binding exists.
+        const streams = workerStreams(env, rt);
+        if (streams !== undefined) attachStreamBackend(this.host, providerStreamBackend(streams));
+        this.responseTimeoutMs = rt.responseTimeoutMs;
       } catch (err) {
         // A throwing constructor would break the object for good; answer the error instead.
         this.failure = err;
@@ -64,6 +78,13 @@ export function grainObjectClass(runtimeFor: (env: WorkerEnv) => WorkersRuntime)
       } catch (err) {
         return Promise.resolve(encode({ k: 'err', error: toGrainError(err).toWire() } satisfies Reply));
       }
+    }
+
+    /** The alarm (the earliest reminder due): delivers the due reminders as turns, then sets it again. */
+    async alarm(): Promise<void> {
+      const host = this.host;
+      if (host === undefined || this.reminders === undefined) return;
+      await this.reminders.runDue((payload) => host.inbound(payload), this.responseTimeoutMs);
     }
 
     override async fetch(): Promise<Response> {

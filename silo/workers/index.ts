@@ -6,6 +6,8 @@
 export { granaryWorker } from './worker.js';
 export type { GranaryFetchHandler, GranaryWorker, GranaryWorkerOptions } from './worker.js';
 export type { GrainObjectClass } from './grain-object.js';
+export { STREAMS_BINDING, durableStreams } from './stream-object.js';
+export type { StreamObjectClass, StreamObjectStub } from './stream-object.js';
 export { durableObjectStorage, NotSqliteBackedError } from './durable-storage.js';
 export type { DurableObjectStorageOptions } from './durable-storage.js';
 export { WorkerConfigError, readWorkersConfig } from './config.js';

@@ -8,18 +8,20 @@
  */
 import {
   InvalidArgumentError, decode, encode, errorFromWire, parseGrainId, toGrainError,
-  type GrainId, type StorageProvider, type WireError,
+  type GrainId, type JournalBatch, type JournalSnapshot, type JournalStorage, type LoadedJournal, type StorageProvider, type WireError,
 } from '../../runtime/index.js';
 import type { DurableObjectNamespaceLike, GrainObjectStub } from './cloudflare.js';
 import { stubError } from './stub-router.js';
 
 interface StorageOp {
-  op: 'read' | 'write' | 'clear';
+  op: 'read' | 'write' | 'clear' | 'journal.load' | 'journal.readEvents' | 'journal.append' | 'journal.writeSnapshot';
   /** `"type/key"`. */
   id: string;
   name: string;
   payload?: string;
   etag?: string;
+  /** The journal operation's arguments (after the id). */
+  args?: unknown[];
 }
 
 type StorageReply = { k: 'ok'; value: unknown } | { k: 'err'; error: WireError };
@@ -42,6 +44,13 @@ export function remoteObjectStorage(namespace: DurableObjectNamespaceLike<GrainO
     read: (id, name) => send(id, { op: 'read', id: String(id), name }) as ReturnType<StorageProvider['read']>,
     write: (id, name, payload, etag) => send(id, { op: 'write', id: String(id), name, payload, etag }) as Promise<string>,
     clear: (id, name, etag) => send(id, { op: 'clear', id: String(id), name, etag }) as Promise<string>,
+    // The journal of a grain lives in its own object (silo/workers/durable-journal.ts).
+    journal: {
+      load: (id, hint) => send(id, { op: 'journal.load', id: String(id), name: '', args: [hint] }) as Promise<LoadedJournal>,
+      readEvents: (id, from, to) => send(id, { op: 'journal.readEvents', id: String(id), name: '', args: [from, to] }) as Promise<JournalBatch[]>,
+      append: (id, batch) => send(id, { op: 'journal.append', id: String(id), name: '', args: [batch] }) as Promise<void>,
+      writeSnapshot: (id, snap) => send(id, { op: 'journal.writeSnapshot', id: String(id), name: '', args: [snap] }) as Promise<void>,
+    },
   };
 }
 
@@ -57,9 +66,21 @@ export async function serveStorageOp(local: StorageProvider, payload: string): P
     if (op.op === 'read') value = await local.read(id, op.name);
     else if (op.op === 'write' && typeof op.payload === 'string') value = await local.write(id, op.name, op.payload, op.etag);
     else if (op.op === 'clear') value = await local.clear(id, op.name, op.etag);
+    else if (typeof op.op === 'string' && op.op.startsWith('journal.') && local.journal !== undefined && Array.isArray(op.args)) value = await journalOp(local.journal, id, op.op, op.args);
     else throw new InvalidArgumentError(`malformed storage request: ${JSON.stringify(op.op)}`);
     return encode({ k: 'ok', value } satisfies StorageReply);
   } catch (err) {
     return encode({ k: 'err', error: toGrainError(err).toWire() } satisfies StorageReply);
+  }
+}
+
+/** Runs one journal operation sent by `remoteObjectStorage`'s journal. */
+function journalOp(journal: JournalStorage, id: GrainId, op: string, args: unknown[]): Promise<unknown> {
+  switch (op) {
+    case 'journal.load': return journal.load(id, args[0] as number | undefined);
+    case 'journal.readEvents': return journal.readEvents(id, args[0] as number, args[1] as number);
+    case 'journal.append': return journal.append(id, args[0] as JournalBatch);
+    case 'journal.writeSnapshot': return journal.writeSnapshot(id, args[0] as JournalSnapshot);
+    default: throw new InvalidArgumentError(`malformed storage request: ${JSON.stringify(op)}`);
   }
 }

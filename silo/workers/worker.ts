@@ -8,13 +8,15 @@
  *   export default handler;
  */
 import {
-  RequestContext, grainId, type CallFilters, type GrainClass,
+  REMINDER_LIST_MESSAGE, RequestContext, grainId, parseGrainId, type CallFilters, type GrainClass, type ReminderInfo,
 } from '../../runtime/index.js';
 import { createGatewayApp, type GatewayAppOptions, type GatewayBackend } from '../gateway/app.js';
 import { errorBody, statusOf } from '../gateway/http-errors.js';
 import { OTHER, SiloMetrics } from '../metrics.js';
 import type { WorkerEnv } from './cloudflare.js';
 import { grainObjectClass, type GrainObjectClass } from './grain-object.js';
+import { providerGatewayStreams } from '../gateway/streams.js';
+import { streamObjectClass, workerStreams, type StreamObjectClass } from './stream-object.js';
 import { runtimeCache, type WorkersRuntime } from './runtime.js';
 
 export interface GranaryWorkerOptions {
@@ -39,6 +41,8 @@ export interface GranaryFetchHandler {
 export interface GranaryWorker {
   /** Export it under the `class_name` wrangler.toml gives (`GrainObject`). */
   GrainObject: GrainObjectClass;
+  /** Export it under the `class_name` of the `STREAMS` binding (`StreamObject`): one object per stream. */
+  StreamObject: StreamObjectClass;
   /** Export it as the module's default. */
   handler: GranaryFetchHandler;
 }
@@ -58,7 +62,7 @@ export function granaryWorker(options: GranaryWorkerOptions): GranaryWorker {
       try {
         const rt = runtimeFor(env);
         if (rt.config.unknownVars.length > 0) console.warn(`granary: unknown GRANARY_* vars (typos?): ${rt.config.unknownVars.join(', ')}`);
-        g = createGatewayApp(workerBackend(rt), { ...options.gateway, ...rt.config.gateway });
+        g = createGatewayApp(workerBackend(rt, env), { ...options.gateway, ...rt.config.gateway });
       } catch (err) {
         // Misconfigured: every request says why (the vars are fixed for this deployment).
         g = { fetch: () => errorResponse(err) };
@@ -70,6 +74,7 @@ export function granaryWorker(options: GranaryWorkerOptions): GranaryWorker {
 
   return {
     GrainObject: grainObjectClass(runtimeFor),
+    StreamObject: streamObjectClass(runtimeFor),
     handler: {
       async fetch(request, env, ctx) {
         return gatewayFor(env).fetch(request, env, ctx);
@@ -79,8 +84,9 @@ export function granaryWorker(options: GranaryWorkerOptions): GranaryWorker {
 }
 
 /** The gateway's view of a Worker: calls go to grain objects; every hosted type is known here. */
-function workerBackend(rt: WorkersRuntime): GatewayBackend {
+function workerBackend(rt: WorkersRuntime, env: WorkerEnv): GatewayBackend {
   const metrics = new SiloMetrics();
+  const streams = workerStreams(env, rt);
   return {
     invoke({ type, key, method, args, context }) {
       const send = () => rt.router.invoke(grainId(type, key), `${type}/${key}`, method, args);
@@ -104,6 +110,12 @@ function workerBackend(rt: WorkersRuntime): GatewayBackend {
       metrics.recordCall('gateway', namesKnown ? type : OTHER, namesKnown ? method : OTHER, outcome, seconds);
     },
     ref: (type, key) => rt.ref(type, key),
+    // Stream objects cannot announce appends to the gateway: event streams poll them.
+    ...(streams !== undefined ? { streams: providerGatewayStreams(streams, (t, k) => rt.ref(t, k), 250) } : {}),
+    // A grain's reminders live in its object: ask it (`$reminder.list`, a system message).
+    reminders: {
+      list: (grain) => rt.router.invoke(parseGrainId(grain), grain, REMINDER_LIST_MESSAGE, []) as Promise<ReminderInfo[]>,
+    },
   };
 }
 

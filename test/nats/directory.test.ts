@@ -63,6 +63,36 @@ describe('NATS grain directory', () => {
     expect(new Set(again.map((e) => `${e.silo}#${e.activation}`)).size).toBe(1);
   });
 
+  it('a deactivated grain leaves nothing behind: delete markers are removed, and a registration racing the removal is kept', async () => {
+    const name = `markers-${process.pid}`;
+    const provider = freshCluster(server.url, { name });
+    const a = track(await joinSilo(provider));
+    const b = track(await joinSilo(provider));
+    await until(() => b.membership.isLive(a.siloId!), 20_000, 'b sees a');
+    const bucket = `KV_granary-${name}-directory`;
+    const nc = await connect({ servers: server.url });
+    const jsm = await nc.jetstreamManager();
+    const messages = async () => (await jsm.streams.info(bucket)).state.messages;
+    try {
+      const ids = Array.from({ length: 200 }, (_, i) => grainId('Counter', `g${i}`));
+      for (const id of ids) await a.directory.register(id, entry(a, '1'));
+      expect(await messages()).toBe(200);
+      await Promise.all(ids.map((id) => a.directory.unregister(id, entry(a, '1'))));
+      // While the markers are being removed, b registers 20 of those grains again.
+      const again = ids.slice(0, 20);
+      await Promise.all(again.map((id) => b.directory.register(id, entry(b, '2'))));
+      const markers = (a.directory as unknown as { markers: { removed: number; failed: number } }).markers;
+      await until(() => markers.removed + markers.failed === 200, 20_000, 'every marker handled');
+      expect(markers.failed).toBe(0);
+      // Before: 200 delete markers stayed forever. Now only the live entries remain.
+      expect(await messages()).toBe(20);
+      for (const id of again) expect(await a.directory.lookup(id)).toEqual(entry(b, '2'));
+      for (const id of ids.slice(20)) expect(await b.directory.lookup(id)).toBeUndefined();
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('an entry of a dead silo is replaced — by exactly one of several replacers', async () => {
     const provider = freshCluster(server.url, { heartbeatIntervalMs: 1000, staleAfterMs: 10_000 });
     const dead = await joinSilo(provider);

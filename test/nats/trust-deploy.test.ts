@@ -21,13 +21,15 @@ describe('deploy/nats/nats.conf in the deployments', () => {
     expect(env.find((e) => e.name === 'GRANARY_NATS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'granary-nats', key: 'silo-password' });
     expect(env.find((e) => e.name === 'GRANARY_CLUSTER_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'granary-nats', key: 'cluster-key' });
     const nats = docs.find((d) => d.kind === 'StatefulSet').spec.template.spec.containers[0];
-    expect(nats.env.map((e: { name: string }) => e.name).sort()).toEqual(['GRANARY_NATS_CLIENT_PASSWORD', 'GRANARY_NATS_SILO_PASSWORD']);
+    expect(nats.env.map((e: { name: string }) => e.name).sort()).toEqual(['GRANARY_NATS_CLIENT_PASSWORD', 'GRANARY_NATS_SILO_PASSWORD', 'POD_NAME']);
   });
 
   it('deploy/compose.yaml mounts it, and its silos log in as its silo user', () => {
     const compose = parseAllDocuments(read('deploy/compose.yaml'), { merge: true })[0]!.toJS();
-    expect(compose.services.nats.volumes).toContain('./nats/nats.conf:/etc/nats/nats.conf:ro');
-    expect(compose.services.nats.command.join(' ')).toContain('--config /etc/nats/nats.conf');
+    for (const name of ['nats-1', 'nats-2', 'nats-3']) {
+      expect(compose.services[name].volumes).toContain('./nats/nats.conf:/etc/nats/nats.conf:ro');
+      expect(compose.services[name].command.join(' ')).toContain('--config /etc/nats/nats.conf');
+    }
     expect(conf).toContain(`user: "${compose.services['silo-1'].environment.GRANARY_NATS_USER}"`);
   });
 });

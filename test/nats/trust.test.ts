@@ -167,6 +167,10 @@ describe('NATS trust model with deploy/nats/nats.conf', () => {
     expect(await c.getGrain(Counter, 'entry').add(4)).toBe(4);
     expect(await post(p.url, '/grains/Counter/entry/add', { args: [1] })).toEqual({ status: 200, body: { result: 5 } });
     await until(() => silos[0]!.connection.membership.isLive(String(ready.silo)));
+    // Streams on JetStream under the same permissions: append, then read back over SSE.
+    expect(await post(p.url, '/streams/chat/trust', { item: 'one' })).toEqual({ status: 200, body: { seq: 1 } });
+    expect(await post(p.url, '/streams/chat/trust', { item: { two: 2 } })).toEqual({ status: 200, body: { seq: 2 } });
+    expect(await readEvents(`${p.url}/streams/chat/trust?from=1`, 2)).toEqual([{ id: '1', data: 'one' }, { id: '2', data: { two: 2 } }]);
     expect((await p.signal('SIGTERM')).code).toBe(0);
     expect(JSON.stringify(p.logs) + p.stderr).not.toContain(SILO_PASSWORD);
     expect(JSON.stringify(p.logs) + p.stderr).not.toContain(CLUSTER_KEY);
@@ -311,3 +315,31 @@ describe('NATS trust model with deploy/nats/nats.conf', () => {
     }
   }, 120_000);
 });
+
+/** The first `n` Server-Sent Events at `url`: their `id:` and their `data:` parsed as JSON. */
+async function readEvents(url: string, n: number): Promise<{ id: string; data: unknown }[]> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 15_000);
+  try {
+    const res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: ac.signal });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events: { id: string; data: unknown }[] = [];
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for await (const chunk of res.body!) {
+      buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+      for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+        const block = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const id = /^id: ?(.*)$/m.exec(block)?.[1];
+        const data = /^data: ?(.*)$/m.exec(block)?.[1];
+        if (id !== undefined && data !== undefined) events.push({ id, data: JSON.parse(data) });
+        if (events.length === n) return events;
+      }
+    }
+    return events;
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+}

@@ -164,9 +164,8 @@ describe('a project made by granary init, on the packed package', () => {
     expect((await p.exited).code).toBe(1);
     const detail = String(p.logs.find((l) => l.msg === 'silo failed to start')?.detail);
     expect(detail).toContain('TodoList extends Grain from another copy of granary');
-    // Each copy is named by the built module that declares its Grain (a chunk of its bundle).
-    expect(detail).toMatch(new RegExp(`${escapeRegExp(join(project, 'node_modules', 'granary', 'dist'))}/chunks/[\\w-]+\\.js`));
-    expect(detail).toMatch(new RegExp(`${escapeRegExp(join(REPO, 'dist'))}/chunks/[\\w-]+\\.js`));
+    // Each copy is named by its package folder.
+    expect(detail).toContain(`at ${join(project, 'node_modules', 'granary')}, not the one hosting it, at ${REPO}.`);
     expect(p.logs.some((l) => l.msg === 'silo ready')).toBe(false);
   }, 120_000);
 
@@ -245,6 +244,3 @@ describe('a project made by granary init, on the packed package', () => {
   }, 120_000);
 });
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -52,16 +52,29 @@ describe('deploy/Dockerfile', () => {
 describe('deploy/compose.yaml', () => {
   const [compose] = yamlDocs('deploy', 'compose.yaml');
 
-  it('has nats with JetStream, DynamoDB Local, a table-creation step and three silos', () => {
+  it('has a NATS cluster of three servers with JetStream, DynamoDB Local, a table-creation step and three silos', () => {
     const services = compose.services as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    expect(services.nats.command.join(' ')).toMatch(/--jetstream|-js/);
+    const natsServers = Object.keys(services).filter((k) => /^nats-\d$/.test(k));
+    expect(natsServers).toEqual(['nats-1', 'nats-2', 'nats-3']);
+    const flag = (args: string[], name: string) => args[args.indexOf(name) + 1];
+    for (const n of natsServers) {
+      const args = services[n].command as string[];
+      expect(args.join(' ')).toMatch(/--jetstream|-js/);
+      expect(flag(args, '--server_name')).toBe(n);
+      expect(flag(args, '--cluster_name')).toBe('granary');
+      expect(flag(args, '--cluster')).toBe('nats://0.0.0.0:6222');
+      // Routes to the other two (test/nats/clustered.test.ts runs nats-server with these flags).
+      expect(flag(args, '--routes')!.split(',').sort()).toEqual(natsServers.filter((o) => o !== n).map((o) => `nats://${o}:6222`));
+    }
     expect(services.dynamodb.image).toMatch(/^amazon\/dynamodb-local/);
     const silos = Object.keys(services).filter((k) => /^silo-\d$/.test(k));
     expect(silos).toHaveLength(3);
     for (const s of silos) {
       expect(services[s].depends_on['create-table'].condition).toBe('service_completed_successfully');
       expect(services[s].stop_signal).toBe('SIGTERM');
-      expect(services[s].environment.GRANARY_NATS_URL).toBe('nats://nats:4222');
+      expect(services[s].environment.GRANARY_NATS_URL).toBe(natsServers.map((n) => `nats://${n}:4222`).join(','));
+      expect(services[s].environment.GRANARY_NATS_REPLICAS).toBe('3');
+      for (const n of natsServers) expect(services[s].depends_on[n].condition).toBe('service_healthy');
       expect(services[s].environment.GRANARY_DYNAMODB_ENDPOINT).toBe('http://dynamodb:8000');
       // The stop grace covers the drain bound.
       const graceS = Number(String(services[s].stop_grace_period).replace(/s$/, ''));
@@ -125,6 +138,22 @@ describe('deploy/k8s', () => {
       for (const [k, v] of Object.entries(sel as Record<string, string>)) expect(labels[k]).toBe(v);
     }
     expect(pdb.spec.maxUnavailable).toBe(1);
+  });
+
+  it('NATS is a StatefulSet of three servers in one cluster, routed through a headless Service; the silos keep 3 replicas', () => {
+    const nats = docs.filter((d) => d.metadata?.labels?.['app.kubernetes.io/component'] === 'nats');
+    const set = nats.find((d) => d.kind === 'StatefulSet');
+    expect(set.spec.replicas).toBe(3);
+    const headless = nats.find((d) => d.kind === 'Service' && d.spec.clusterIP === 'None');
+    expect(set.spec.serviceName).toBe(headless.metadata.name);
+    const args = set.spec.template.spec.containers[0].args as string[];
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag('--server_name')).toBe('$(POD_NAME)');
+    expect(flag('--cluster')).toBe('nats://0.0.0.0:6222');
+    const pods = [0, 1, 2].map((i) => `nats://${set.metadata.name}-${i}.${headless.metadata.name}:6222`);
+    expect(flag('--routes')!.split(',')).toEqual(pods);
+    const cm = byKind('ConfigMap').find((d) => d.data?.GRANARY_NATS_URL !== undefined);
+    expect(cm.data.GRANARY_NATS_REPLICAS).toBe('3');
   });
 
   it('sets only variables the entry point knows, with values it accepts', () => {

@@ -30,8 +30,8 @@ it('a grain module built on a second copy of granary fails the start, naming bot
   expect(code).toBe(1);
   const failure = p.logs.find((l) => l.msg === 'silo failed to start');
   expect(String(failure?.detail)).toBe(
-    `Copied extends Grain from another copy of granary, at ${join(copy, 'dist', 'runtime', 'grain.js')}, not the one hosting it, `
-    + `at ${join(REPO, 'dist', 'runtime', 'grain.js')}. Each copy has its own request context, transactions and error classes, `
+    `Copied extends Grain from another copy of granary, at ${copy}, not the one hosting it, `
+    + `at ${REPO}. Each copy has its own request context, transactions and error classes, `
     + 'so a grain of one copy cannot run in the other: build the grain module against the granary that hosts it '
     + '(see `npm ls granary`; `npm dedupe`, or make granary a peerDependency of the package that holds the grains)',
   );

@@ -34,6 +34,8 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Environment of the server process, added to this one's (variables the config refers to). */
   env?: Record<string, string>;
+  /** More command-line arguments (e.g. `--cluster`, `--routes`, as deploy/compose.yaml passes them). */
+  args?: string[];
 }
 
 export class NatsServer {
@@ -46,6 +48,7 @@ export class NatsServer {
 
   private readonly jetstream: boolean;
   private readonly env: Record<string, string> | undefined;
+  private readonly args: string[];
 
   /** -1 until the server has picked its port at the first start; kept across restarts. */
   private picked = -1;
@@ -53,6 +56,7 @@ export class NatsServer {
   private constructor(options: NatsServerOptions) {
     this.jetstream = options.jetstream ?? true;
     this.env = options.env;
+    this.args = options.args ?? [];
     this.dir = mkdtempSync(join(tmpdir(), 'granary-nats-'));
     const lines: string[] = [];
     if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
@@ -87,6 +91,7 @@ export class NatsServer {
     const args = ['-a', '127.0.0.1', '-p', String(this.picked)];
     if (this.jetstream) args.push('-js', '-sd', join(this.dir, 'store'));
     if (this.configFile) args.push('-c', this.configFile);
+    args.push(...this.args);
     const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.env && { ...process.env, ...this.env } });
     this.child = child;
     const collect = (b: Buffer) => { this.output = (this.output + b.toString()).slice(-20_000); };

@@ -12,9 +12,14 @@ import { testGrains } from '../fixtures/grains.js';
 import { Probe } from '../gateway/grains.js';
 import { FilterProbe, probeFilters } from '../fixtures/filters.js';
 import { workerTestGrains } from './grains.js';
+import { journalTestGrains } from '../journal/grains.js';
+import { Alarm } from '../reminders/grains.js';
+import { ChatArchive, Listener, Publisher } from '../streams/grains.js';
 
-export const { GrainObject, handler } = granaryWorker({
-  grains: [...sampleGrains, ...testGrains, Probe, ...workerTestGrains, FilterProbe],
+const STREAM_GRAINS = [ChatArchive, Listener, Publisher];
+
+export const { GrainObject, StreamObject, handler } = granaryWorker({
+  grains: [...sampleGrains, ...testGrains, Probe, ...workerTestGrains, FilterProbe, ...journalTestGrains, Alarm, ...STREAM_GRAINS],
   filters: probeFilters,
 });
 

@@ -53,23 +53,48 @@ function refuse(type: GrainType, method: string, issues: ArgumentIssue[]): Inval
   });
 }
 
-/** Validates `args` against `schemas`; resolves to the validated values or rejects with `InvalidArgumentError`. */
-export async function validateArguments(type: GrainType, method: string, schemas: readonly StandardSchemaV1[], args: unknown[]): Promise<unknown[]> {
+/**
+ * Validates `args` against `schemas`: the validated values, or `InvalidArgumentError`. Synchronous
+ * when every schema validates synchronously (zod, valibot and arktype do for plain schemas), so
+ * the common call pays no extra promise or microtask; a Promise only when a schema returned one.
+ */
+export function checkArguments(type: GrainType, method: string, schemas: readonly StandardSchemaV1[], args: unknown[]): unknown[] | Promise<unknown[]> {
   if (args.length > schemas.length) {
     throw refuse(type, method, [{ path: [schemas.length], message: `${type.name}.${method} takes at most ${schemas.length} argument(s); got ${args.length}` }]);
   }
-  const issues: ArgumentIssue[] = [];
-  const out = new Array<unknown>(schemas.length);
+  const results = new Array<StandardResult>(schemas.length);
+  let pending: Promise<unknown>[] | undefined;
   for (let i = 0; i < schemas.length; i++) {
-    let result = schemas[i]!['~standard'].validate(args[i]);
-    if (result instanceof Promise) result = await result;
-    if (result.issues !== undefined) {
-      for (const issue of result.issues) issues.push({ path: pathOf(i, issue), message: issue.message });
+    const result = schemas[i]!['~standard'].validate(args[i]);
+    if (result instanceof Promise) {
+      (pending ??= []).push(result.then((r: StandardResult) => { results[i] = r; }));
     } else {
-      out[i] = result.value;
+      results[i] = result;
     }
   }
-  if (issues.length > 0) throw refuse(type, method, issues);
+  if (pending === undefined) return collect(type, method, args, results);
+  return Promise.all(pending).then(() => collect(type, method, args, results));
+}
+
+/** Validates `args` against `schemas`; resolves to the validated values or rejects with `InvalidArgumentError`. */
+export async function validateArguments(type: GrainType, method: string, schemas: readonly StandardSchemaV1[], args: unknown[]): Promise<unknown[]> {
+  return checkArguments(type, method, schemas, args);
+}
+
+type StandardResult = { readonly value?: unknown; readonly issues?: readonly StandardIssue[] };
+
+function collect(type: GrainType, method: string, args: unknown[], results: readonly StandardResult[]): unknown[] {
+  let issues: ArgumentIssue[] | undefined;
+  const out = new Array<unknown>(results.length);
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i]!;
+    if (r.issues !== undefined) {
+      for (const issue of r.issues) (issues ??= []).push({ path: pathOf(i, issue), message: issue.message });
+    } else {
+      out[i] = r.value;
+    }
+  }
+  if (issues !== undefined) throw refuse(type, method, issues);
   // Trailing optional arguments the caller left out stay out (the method's defaults apply).
   out.length = Math.max(args.length, lastDefined(out) + 1);
   return out;
@@ -84,8 +109,13 @@ function schemaFilter(type: GrainType): CallFilter | undefined {
   const schemas = schemasOf(type);
   if (Object.keys(schemas).length === 0) return undefined;
   const has = Object.prototype.hasOwnProperty;
-  return async (call, next) => {
-    if (has.call(schemas, call.method)) call.args = await validateArguments(type, call.method, schemas[call.method]!, call.args);
+  // Not an async function: a call whose schemas validate synchronously goes straight on to
+  // `next()` (a refusal still rejects: runFilters turns a throw into a rejection).
+  return (call, next) => {
+    if (!has.call(schemas, call.method)) return next();
+    const checked = checkArguments(type, call.method, schemas[call.method]!, call.args);
+    if (checked instanceof Promise) return checked.then((args) => { call.args = args; return next(); });
+    call.args = checked;
     return next();
   };
 }

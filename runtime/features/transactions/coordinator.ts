@@ -9,6 +9,7 @@
  * absent), and the participants are told. Only if no participant can be reached at all is
  * the caller told `TransactionInDoubtError`.
  */
+import { waitTimer, type Clock } from '../../clock.js';
 import { childScope, currentScope, scopeStorage } from '../../context.js';
 import { abortedError, refusal, TransactionInDoubtError, type RefusalCode } from './errors.js';
 import { MSG, type TxnEnv } from './host.js';
@@ -16,13 +17,22 @@ import { askVote, notify, type PartEntry } from './manager.js';
 import { resolveRunOptions, type TransactionRunOptions } from './options.js';
 import type { Outcome } from './records.js';
 import { TXN, TxnContext, txnOfScope } from './txn-context.js';
+import { withSpan } from '../tracing/tracing.js';
 
 const ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 const POOL = new Uint8Array(14 * 256);
 let poolAt = POOL.length;
 
-/** A transaction id: time-ordered prefix, 14 random characters (random bytes drawn in batches). */
-export function newTxnId(): string {
+/**
+ * A transaction id: time-ordered prefix, 14 random characters (random bytes drawn in batches).
+ * A clock with its own randomness (a seeded simulation) supplies both parts.
+ */
+export function newTxnId(clock?: Clock): string {
+  if (clock?.random !== undefined) {
+    let id = clock.now().toString(36);
+    for (let i = 0; i < 14; i++) id += ID_ALPHABET[Math.floor(clock.random() * 36)];
+    return id;
+  }
   if (poolAt + 14 > POOL.length) {
     globalThis.crypto.getRandomValues(POOL);
     poolAt = 0;
@@ -37,13 +47,13 @@ export async function runTransaction<T>(env: TxnEnv, fn: () => T | Promise<T>, o
   const o = resolveRunOptions(options);
   const cur = currentScope();
   if (o.option === 'createOrJoin' && txnOfScope(cur) !== undefined) return await fn();
-  const txn = new TxnContext(newTxnId(), env.clock.now() + o.timeoutMs, o.lockWaitMs);
+  const txn = new TxnContext(newTxnId(env.clock), env.clock.now() + o.timeoutMs, o.lockWaitMs);
   const scope = childScope(cur, { ...cur?.ext, [TXN]: txn });
   let value: T;
   try {
     value = await scopeStorage.run(scope, fn);
   } catch (err) {
-    await tellAll(env, txn, 'aborted');
+    await withSpan('transaction abort', { 'granary.transaction.id': txn.id }, () => tellAll(env, txn, 'aborted'));
     throw abortedError(txn.id, err);
   }
   const [unfinished, code]: [string | undefined, RefusalCode] = txn.calls > 0
@@ -52,10 +62,11 @@ export async function runTransaction<T>(env: TxnEnv, fn: () => T | Promise<T>, o
       ? [txn.broken, txn.brokenCode]
       : env.clock.now() >= txn.deadline ? ['it ran longer than its timeout', 'transaction_timeout'] : [undefined, 'transaction_conflict'];
   if (unfinished !== undefined) {
-    await tellAll(env, txn, 'aborted');
+    await withSpan('transaction abort', { 'granary.transaction.id': txn.id }, () => tellAll(env, txn, 'aborted'));
     throw abortedError(txn.id, refusal(txn.id, unfinished, code));
   }
-  await commit(env, txn);
+  // Prepare and commit (or abort, when a participant votes no): spans while tracing is on.
+  await withSpan('transaction commit', { 'granary.transaction.id': txn.id, 'granary.transaction.participants': txn.participants.size }, () => commit(env, txn));
   return value;
 }
 
@@ -117,8 +128,9 @@ async function resolveInDoubt(env: TxnEnv, txnId: string, candidates: string[], 
         last = err;
       }
     }
-    // Real time, not the host clock: this waits for a silo or the network to come back.
-    await new Promise((r) => setTimeout(r, 20 * 2 ** round));
+    // Real time, not the host clock: this waits for a silo or the network to come back
+    // (simulated time in a simulation: see `Clock.waitTimer`).
+    await new Promise<void>((r) => waitTimer(env.clock, r, 20 * 2 ** round));
   }
   throw new TransactionInDoubtError(
     `transaction ${txnId}: lost contact while committing (${(failure as Error)?.message ?? String(failure)}) and could not find out whether it committed (${(last as Error)?.message ?? String(last)})`,

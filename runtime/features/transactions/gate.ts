@@ -15,6 +15,7 @@
  * | `notAllowed` | runs | rejected: `InvalidArgumentError`, code `transaction_not_allowed` |
  * | `suppress` | runs | runs outside it; calls it makes carry no transaction |
  */
+import { waitTimer } from '../../clock.js';
 import { currentScope } from '../../context.js';
 import { InvalidArgumentError, MethodNotFoundError, TimeoutError } from '../../errors.js';
 import { registerGrainTypeFeature, registerSystemMessages, type ActivationFilter } from '../../features.js';
@@ -125,7 +126,7 @@ function handleMessage(act: TxnActivation, call: PendingCall, waited = 0): void 
       return;
     }
     const delay = Math.min(20, waited + 1);
-    setTimeout(() => handleMessage(act, call, waited + delay), waited === 0 ? 0 : delay);
+    waitTimer(act.host.clock, () => handleMessage(act, call, waited + delay), waited === 0 ? 0 : delay);
     return;
   }
   if (act.status === DEAD) {

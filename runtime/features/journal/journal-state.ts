@@ -1,0 +1,308 @@
+/**
+ * A journaled grain's journal as one activation sees it (an activation component): the
+ * confirmed state and version, the events raised but not confirmed yet, and the appends in
+ * flight. The grain's `state` is always the confirmed state with the in-flight and pending
+ * events applied (the tentative state).
+ *
+ * Appends go one after another (interleaved turns share the activation): each takes every
+ * event pending when it starts. A failed append drops every unconfirmed event and reloads the
+ * stored truth; a turn whose events were dropped sees its `confirmEvents()` reject.
+ */
+import type { Activation, ActivationComponent } from '../../activation.js';
+import { copy, decode, encode, type DecodeOptions } from '../../codec.js';
+import { currentScope } from '../../context.js';
+import { GrainError, InconsistentStateError, InvalidArgumentError } from '../../errors.js';
+import { initialStateOf, type Grain } from '../../grain.js';
+import type { JournalBatch, JournalStorage } from '../../journal-storage.js';
+import { TXN } from '../transactions/txn-context.js';
+import { journalTestHooks } from './hooks.js';
+import { hasJournalPublishers, publishConfirmed, type PublishedEvent } from './projections.js';
+import type { JournalSpec } from './spec.js';
+
+/** The component key journals live under (`Activation.component`). */
+export const JOURNAL: object = { name: 'granary.journal' };
+
+/** The protected members of `JournaledGrain` the journal calls (they are protected on purpose). */
+interface JournalHooks {
+  apply(state: unknown, event: unknown): unknown;
+  upcast(event: unknown, fromVersion: number): unknown;
+}
+
+/** What one turn raised: settled when its events are confirmed or dropped. */
+interface Ticket {
+  /** The count of the turn's last event (`raised` after it). */
+  through: number;
+  /** Set when its events were dropped: what the turn's `confirmEvents()` rejects with. */
+  dropped?: { error: unknown };
+}
+
+/** The ticket key of code that runs outside any call scope. */
+const NO_SCOPE = {};
+
+export class JournalState implements ActivationComponent {
+  /** Number of confirmed events. */
+  version = 0;
+  /** The confirmed state (the grain's `state` is a separate copy with unconfirmed events applied). */
+  private confirmed: unknown;
+  /** Codec texts of raised events not yet taken by an append. */
+  private pending: string[] = [];
+  /** Codec texts of the append in flight (already applied to the grain's state). */
+  private inflight: string[] = [];
+  /** Events raised so far, counted (a ticket names the last event its turn raised). */
+  private raised = 0;
+  /** The latest ticket of each turn (by its call scope), and the tickets not settled yet. */
+  private tickets = new WeakMap<object, Ticket>();
+  private open = new Set<Ticket>();
+  /** The version of the latest snapshot known to be stored. */
+  private snapshotVersion = 0;
+  /** A failed storage call left this activation unsure of the stored truth: reload before the next call. */
+  stale = false;
+  /** Appends and reloads, one after another. */
+  private chain: Promise<void> = Promise.resolve();
+  private readonly decodeOptions: DecodeOptions;
+
+  constructor(private readonly act: Activation, private readonly spec: JournalSpec) {
+    this.decodeOptions = { ref: (t, k) => act.host.ref(t, k) };
+  }
+
+  private get grain(): Grain<unknown> & JournalHooks {
+    return this.act.grain as unknown as Grain<unknown> & JournalHooks;
+  }
+
+  private get journal(): JournalStorage {
+    const j = this.act.host.storage.journal;
+    if (j === undefined) {
+      throw new GrainError('configuration_error', `${this.act.type.name} is a journaled grain, but the storage "${this.act.host.storage.name}" keeps no journals; `
+        + 'host it with memoryStorage(), dynamoStorage(...) or Durable Object storage');
+    }
+    return j;
+  }
+
+  // ---- loading -------------------------------------------------------------------
+
+  /** Loads the latest snapshot and replays the events after it (activation, `readState()`). */
+  load(): Promise<void> {
+    return this.serial(() => this.loadNow());
+  }
+
+  private async loadNow(): Promise<void> {
+    const journal = this.journal;
+    const loaded = await journal.load(this.act.id, this.spec.snapshotEvery > 0 ? this.spec.snapshotEvery : undefined);
+    let state: unknown;
+    let version: number;
+    let batches = loaded.batches;
+    const snap = loaded.snapshot;
+    if (snap !== undefined && snap.eventVersion === this.spec.eventVersion) {
+      state = decode(snap.payload, this.decodeOptions);
+      version = snap.version;
+    } else {
+      // No snapshot, or one written by code with another event schema (its state may have
+      // another shape): replay from the first event, upcasting.
+      if (snap !== undefined) batches = [...(await journal.readEvents(this.act.id, 0, snap.version)), ...batches];
+      state = initialStateOf(this.grain);
+      version = 0;
+    }
+    for (const batch of batches) {
+      for (let i = 0; i < batch.events.length; i++) {
+        const n = batch.from + i;
+        if (n < version) continue;
+        if (n > version) throw this.broken(`event ${version} is missing (the next stored one is ${n})`);
+        state = this.applyReplayed(state, this.eventOf(batch.events[i]!, batch.eventVersion, n), n);
+        version++;
+      }
+    }
+    this.confirmed = state;
+    this.version = version;
+    this.snapshotVersion = snap !== undefined && snap.eventVersion === this.spec.eventVersion ? snap.version : 0;
+    this.dropTickets(undefined);
+    this.grain.state = copy(state, this.decodeOptions);
+    this.stale = false;
+  }
+
+  private applyReplayed(state: unknown, event: unknown, n: number): unknown {
+    try {
+      return this.applyOne(state, event);
+    } catch (err) {
+      throw new GrainError('journal_replay_failed', `${this.act.key}: apply threw on event ${n} while replaying its journal: ${(err as Error)?.message ?? String(err)}; `
+        + 'fix apply (or upcast the event\'s old shape) and call again', { cause: err, data: { grain: this.act.key, event: n } });
+    }
+  }
+
+  /** The event in the current schema: decoded, and upcast when an older schema wrote it. */
+  private eventOf(text: string, eventVersion: number, n: number): unknown {
+    const event = decode(text, this.decodeOptions);
+    if (eventVersion === this.spec.eventVersion) return event;
+    if (eventVersion > this.spec.eventVersion) {
+      throw new GrainError('configuration_error', `${this.act.key}: event ${n} was written with eventVersion ${eventVersion}, but this code knows eventVersion ${this.spec.eventVersion}: `
+        + 'newer code wrote this journal; deploy it everywhere before hosting the grain here');
+    }
+    return this.grain.upcast(event, eventVersion);
+  }
+
+  private broken(what: string): GrainError {
+    return new GrainError('storage_error', `the journal of ${this.act.key} is broken: ${what}; it was not written by granary, or was changed by hand`);
+  }
+
+  // ---- raising ---------------------------------------------------------------------
+
+  /** Applies `events` to the grain's state now and queues them for the next confirm. */
+  raise(events: readonly unknown[]): void {
+    this.refuseInTransaction('raise events');
+    // Encode every event before anything changes: one that cannot be encoded is refused whole.
+    const texts = events.map((e, i) => {
+      try {
+        return encode(e);
+      } catch (err) {
+        throw new InvalidArgumentError(`${this.act.key}: event${events.length > 1 ? ` ${i} of the batch` : ''} cannot be encoded (${(err as Error).message}); nothing was raised or written`, { cause: err });
+      }
+    });
+    let state = this.grain.state;
+    try {
+      // The decoded copy, as a replay will see it: the tentative state is what a reload gives.
+      for (const t of texts) state = this.applyOne(state, decode(t, this.decodeOptions));
+    } catch (err) {
+      this.dropUnconfirmed(err);
+      throw err;
+    }
+    this.grain.state = state;
+    this.pending.push(...texts);
+    this.raised += texts.length;
+    const key = currentScope() ?? NO_SCOPE;
+    let ticket = this.tickets.get(key);
+    if (ticket === undefined || !this.open.has(ticket)) this.tickets.set(key, ticket = { through: 0 });
+    ticket.through = this.raised;
+    this.open.add(ticket);
+  }
+
+  private applyOne(state: unknown, event: unknown): unknown {
+    const out = this.grain.apply(state, event);
+    if (out !== undefined && typeof (out as { then?: unknown }).then === 'function') {
+      throw new TypeError(`${this.act.type.name}.apply returned a promise: apply must be synchronous (it runs on every replay)`);
+    }
+    return out === undefined ? state : out;
+  }
+
+  /**
+   * Forgets the pending events (an apply threw, an append failed, a reload): the grain's
+   * state goes back to the confirmed state plus the append in flight, if any.
+   */
+  private dropUnconfirmed(err: unknown): void {
+    this.dropTickets(err);
+    let state = copy(this.confirmed, this.decodeOptions);
+    for (const t of this.inflight) state = this.applyOne(state, decode(t, this.decodeOptions));
+    this.grain.state = state;
+  }
+
+  /** Forgets the pending events: every open ticket's events are pending or in the failed append, so all are gone. */
+  private dropTickets(err: unknown): void {
+    this.pending = [];
+    for (const t of this.open) t.dropped = { error: err };
+    this.open.clear();
+  }
+
+  // ---- confirming ------------------------------------------------------------------
+
+  /** Appends every raised event; resolves when all events raised before the call are confirmed. */
+  async confirm(): Promise<void> {
+    this.refuseInTransaction('confirm events');
+    const ticket = this.tickets.get(currentScope() ?? NO_SCOPE);
+    if (ticket?.dropped === undefined && this.pending.length === 0 && this.inflight.length === 0) return;
+    await this.serial(() => this.appendPending());
+    if (ticket?.dropped !== undefined) {
+      throw ticket.dropped.error ?? new InconsistentStateError(`${this.act.key}: events raised by this call were discarded before they were confirmed (the journal was reloaded); retry the call`);
+    }
+  }
+
+  private async appendPending(): Promise<void> {
+    if (this.stale) await this.loadNow();
+    if (this.pending.length === 0) return;
+    const texts = this.pending;
+    const through = this.raised;
+    this.pending = [];
+    this.inflight = texts;
+    const batch: JournalBatch = { from: this.version, events: texts, eventVersion: this.spec.eventVersion };
+    try {
+      await this.journal.append(this.act.id, batch);
+    } catch (err) {
+      this.inflight = [];
+      this.dropUnconfirmed(err);
+      // Lost the race: take the stored truth now, so the caller's retry starts from it. Any
+      // other failure (the outcome may be unknown): reload before the next call.
+      this.stale = true;
+      if (err instanceof InconsistentStateError) await this.loadNow().catch(() => undefined);
+      throw err;
+    }
+    this.inflight = [];
+    let state = this.confirmed;
+    for (let i = 0; i < texts.length; i++) state = this.applyOne(state, decode(texts[i]!, this.decodeOptions));
+    this.confirmed = state;
+    this.version += texts.length;
+    for (const t of this.open) if (t.through <= through) this.open.delete(t);
+    await this.publish(batch);
+    await this.maybeSnapshot();
+  }
+
+  private async publish(batch: JournalBatch): Promise<void> {
+    const namespace = this.spec.journalStream;
+    if (namespace === undefined || !hasJournalPublishers()) return;
+    const events: PublishedEvent[] = batch.events.map((t, i) => ({ version: batch.from + i, event: decode(t, this.decodeOptions) }));
+    const errors = await publishConfirmed({ namespace, key: this.act.id.key, grain: this.act.id, source: this.act.grain, events });
+    for (const err of errors) this.act.host.reportError(this.act, `journal publish to "${namespace}"`, err);
+  }
+
+  /** Writes a snapshot when `snapshotEvery` events passed since the last; a failure loses nothing (the events stay). */
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.spec.snapshotEvery;
+    if (every === 0 || this.version - this.snapshotVersion < every) return;
+    const version = this.version;
+    try {
+      await journalTestHooks.beforeSnapshot?.(this.act.key, version);
+      await this.journal.writeSnapshot(this.act.id, { version, payload: encode(this.confirmed), eventVersion: this.spec.eventVersion });
+      this.snapshotVersion = version;
+    } catch (err) {
+      this.act.host.reportError(this.act, 'journal snapshot', err);
+    }
+  }
+
+  // ---- reading ---------------------------------------------------------------------
+
+  /** Confirmed events `[from, to)`, in the current schema. */
+  async retrieve(from: number, to: number): Promise<unknown[]> {
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from || to > this.version) {
+      throw new InvalidArgumentError(`${this.act.key}: retrieveConfirmedEvents(${from}, ${to}) needs whole numbers 0 <= from <= to <= version (${this.version})`);
+    }
+    if (from === to) return [];
+    const out: unknown[] = [];
+    for (const batch of await this.journal.readEvents(this.act.id, from, to)) {
+      for (let i = 0; i < batch.events.length; i++) {
+        const n = batch.from + i;
+        if (n < from || n >= to) continue;
+        if (n !== from + out.length) throw this.broken(`event ${from + out.length} is missing`);
+        out.push(this.eventOf(batch.events[i]!, batch.eventVersion, n));
+      }
+    }
+    if (out.length !== to - from) throw this.broken(`events ${from + out.length} to ${to - 1} are missing`);
+    return out;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------
+
+  /** Deactivation waits for the append in flight (and its snapshot). */
+  async onDeactivate(): Promise<void> {
+    await this.chain;
+  }
+
+  private serial(step: () => Promise<void>): Promise<void> {
+    const p = this.chain.then(step);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private refuseInTransaction(what: string): void {
+    if (currentScope()?.ext?.[TXN] != null) {
+      throw new InvalidArgumentError(`${this.act.key} cannot ${what} inside a transaction: journaled grains do not take part in transactions `
+        + '(a transaction could abort after the events were appended). Call it outside the transaction, e.g. after it commits, or keep this data in a plain grain\'s transactionalState',
+      { code: 'transaction_not_allowed' });
+    }
+  }
+}

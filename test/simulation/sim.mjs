@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// `npm run sim -- --seeds 10000 [--from 1]` runs Granary's invariant simulations for that many
+// seeds; `npm run sim -- --seed 1234` repeats one seed (a failing run prints it);
+// `--duplicate-rate 0.03` adds duplicated messages to the scenarios' faults.
+import { spawnSync } from 'node:child_process';
+
+const args = process.argv.slice(2);
+const env = { ...process.env };
+for (let i = 0; i < args.length; i++) {
+  const [flag, value] = [args[i], args[i + 1]];
+  if (flag === '--seeds') env.GRANARY_SIM_SEEDS = value;
+  else if (flag === '--from') env.GRANARY_SIM_FROM = value;
+  else if (flag === '--seed') env.GRANARY_SIM_SEED = value;
+  else if (flag === '--duplicate-rate') {
+    if (value === undefined || !(Number(value) >= 0 && Number(value) <= 1)) {
+      console.error(`--duplicate-rate takes a share from 0 to 1 (got ${value === undefined ? 'nothing' : JSON.stringify(value)})`);
+      process.exit(2);
+    }
+    env.GRANARY_SIM_DUPLICATE_RATE = value;
+    i++;
+    continue;
+  } else {
+    console.error(`unknown option ${flag}; use --seeds N [--from S], --seed S, --duplicate-rate R`);
+    process.exit(2);
+  }
+  if (value === undefined || !/^\d+$/.test(value)) {
+    console.error(`${flag} takes a whole number (got ${value === undefined ? 'nothing' : JSON.stringify(value)})`);
+    process.exit(2);
+  }
+  i++;
+}
+const r = spawnSync('npx', ['vitest', 'run', 'test/simulation/invariants.test.ts', '--testTimeout', '0'], { stdio: 'inherit', env });
+process.exit(r.status ?? 1);
