@@ -130,3 +130,35 @@ export function mergeReplyExtensions(ext: CallExtensions | undefined, replied: u
     if (merge !== undefined && ext[key] !== undefined) ext[key] = merge(ext[key], (replied as CallExtensions)[key]);
   }
 }
+
+/**
+ * What a feature keeps per host (a silo's catalog, a Worker's runtime): its backend, found from
+ * a grain's runtime (`GrainRuntime.host`). `missing(grain)` says what to configure when a host
+ * keeps none (reminders, streams).
+ */
+export interface HostValues<T> {
+  attach(host: object, value: T): void;
+  /** The value of the grain's host, or undefined when it keeps none. */
+  find(runtime: unknown): T | undefined;
+  /** The value of the grain's host; throws `missing(grain)` when it keeps none. */
+  of(runtime: unknown, grain: string): T;
+}
+
+export function hostValues<T>(missing: (grain: string) => Error): HostValues<T> {
+  const values = new WeakMap<object, T>();
+  const find = (runtime: unknown): T | undefined => {
+    const host = (runtime as { host?: object } | undefined)?.host;
+    return host === undefined ? undefined : values.get(host);
+  };
+  return {
+    attach(host, value) {
+      values.set(host, value);
+    },
+    find,
+    of(runtime, grain) {
+      const value = find(runtime);
+      if (value === undefined) throw missing(grain);
+      return value;
+    },
+  };
+}

@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../../clock.js';
 import { SiloUnavailableError } from '../../errors.js';
+import { hostValues } from '../../features.js';
 import type { ReminderRecord, ReminderStore } from '../../reminder-storage.js';
 import { infoOf, type ReminderInfo, type ReminderSchedule } from './schedule.js';
 
@@ -16,22 +17,15 @@ export interface ReminderBackend {
   list(grain: string): Promise<ReminderInfo[]>;
 }
 
-const backends = new WeakMap<object, ReminderBackend>();
+const backends = hostValues<ReminderBackend>((grain) => new SiloUnavailableError(
+  `${grain} cannot use reminders: its host keeps none (give the silo a storage provider with reminders, such as memoryStorage() or dynamoStorage())`,
+));
 
 /** Makes `backend` serve the grains `host` runs. */
-export function attachReminderBackend(host: object, backend: ReminderBackend): void {
-  backends.set(host, backend);
-}
+export const attachReminderBackend: (host: object, backend: ReminderBackend) => void = backends.attach;
 
-/** The backend of the host running `activation` (a `GrainRuntime` with a `host`). */
-export function reminderBackendOf(runtime: unknown, grain: string): ReminderBackend {
-  const host = (runtime as { host?: object } | undefined)?.host;
-  const backend = host === undefined ? undefined : backends.get(host);
-  if (backend === undefined) {
-    throw new SiloUnavailableError(`${grain} cannot use reminders: its host keeps none (give the silo a storage provider with reminders, such as memoryStorage() or dynamoStorage())`);
-  }
-  return backend;
-}
+/** The backend of the host running a grain (a `GrainRuntime` with a `host`). */
+export const reminderBackendOf: (runtime: unknown, grain: string) => ReminderBackend = backends.of;
 
 /** Told when a reminder is written or removed here, so a silo that owns it need not wait for its next poll. */
 export interface ReminderListener {

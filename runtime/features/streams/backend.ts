@@ -4,6 +4,7 @@
  * activation's host, so the core names no stream code.
  */
 import { GrainError, SiloUnavailableError } from '../../errors.js';
+import { hostValues } from '../../features.js';
 import type { StreamProvider, StreamSubscriptionRecord } from '../../stream-storage.js';
 import { encodeStreamItem, streamLabel } from './model.js';
 
@@ -22,28 +23,18 @@ export interface StreamSubscriptionListener {
   subscribed(namespace: string, key: string): void;
 }
 
-const backends = new WeakMap<object, StreamBackend>();
+const backends = hostValues<StreamBackend>((grain) => new SiloUnavailableError(
+  `${grain} cannot use streams: its host has no stream provider (memoryStorage() keeps streams; on NATS pass Silo.start({ streams: natsStreams(…) }))`,
+));
 
 /** Makes `backend` serve the grains `host` runs. */
-export function attachStreamBackend(host: object, backend: StreamBackend): void {
-  backends.set(host, backend);
-}
+export const attachStreamBackend: (host: object, backend: StreamBackend) => void = backends.attach;
 
 /** The backend of the host running a grain (a `GrainRuntime` with a `host`). */
-export function streamBackendOf(runtime: unknown, grain: string): StreamBackend {
-  const host = (runtime as { host?: object } | undefined)?.host;
-  const backend = host === undefined ? undefined : backends.get(host);
-  if (backend === undefined) {
-    throw new SiloUnavailableError(`${grain} cannot use streams: its host has no stream provider (memoryStorage() keeps streams; on NATS pass Silo.start({ streams: natsStreams(…) }))`);
-  }
-  return backend;
-}
+export const streamBackendOf: (runtime: unknown, grain: string) => StreamBackend = backends.of;
 
 /** The backend of a grain's host, or undefined when it keeps no streams (no error). */
-export function findStreamBackend(runtime: unknown): StreamBackend | undefined {
-  const host = (runtime as { host?: object } | undefined)?.host;
-  return host === undefined ? undefined : backends.get(host);
-}
+export const findStreamBackend: (runtime: unknown) => StreamBackend | undefined = backends.find;
 
 /** A provider's failure as callers see it: typed errors pass, anything else means "unavailable". */
 export function providerError(err: unknown, what: string): GrainError {
