@@ -68,7 +68,7 @@ export { natsStreams } from './silo/nats/index.js';
 export type { NatsStreamsOptions } from './silo/nats/index.js';
 export { dynamoStorage, startEmbeddedDynalite } from './silo/dynamodb/index.js';
 export type {
-  DynamoStorage, DynamoStorageOptions, EnsureTableResult, EmbeddedDynalite, EmbeddedDynaliteOptions,
+  CollectChunksOptions, CollectChunksResult, DynamoStorage, DynamoStorageOptions, EnsureTableResult, EmbeddedDynalite, EmbeddedDynaliteOptions,
 } from './silo/dynamodb/index.js';
 
 // Calling grains from outside a silo.

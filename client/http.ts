@@ -12,6 +12,7 @@ import {
   type DecodeOptions, type GrainId, type WireError,
 } from '../runtime/index.js';
 import { CTX_HEADER, GRANARY_JSON, TIMEOUT_HEADER } from '../runtime/protocol.js';
+import { freshCallId } from '../runtime/call-log.js';
 import { activeTraceHeaders, clientSpan, tracingEnabled } from '../runtime/features/tracing/index.js';
 import type { ClientTransport } from './grain-client.js';
 import { httpClientStreams } from './streams.js';
@@ -27,6 +28,12 @@ export interface HttpClientOptions {
 
 /** Extra time the client gives the gateway to answer 504 itself before giving up locally. */
 const TIMEOUT_SLACK_MS = 1_000;
+/**
+ * Waits before sending a call again after the gateway could not be reached or answered 502/503
+ * (then up to the call's deadline, the last one repeating). The same `Idempotency-Key` goes
+ * with every send, so a call that ran the first time is answered from the grain's record.
+ */
+const RESEND_DELAYS_MS = [50, 200, 500, 1_000];
 
 export function httpTransport(baseUrl: string, options: HttpClientOptions & { ref?: DecodeOptions['ref'] }): ClientTransport {
   let base: URL;
@@ -76,28 +83,58 @@ export function httpTransport(baseUrl: string, options: HttpClientOptions & { re
         headers.traceparent = trace.traceparent;
         if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
       }
+      // One id per call, sent with every attempt (docs/exactly-once.md).
+      headers['idempotency-key'] = freshCallId();
       const url = `${root}/grains/${encodeURIComponent(target.type)}/${encodeURIComponent(target.key)}/${encodeURIComponent(method)}`;
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), timeoutMs + TIMEOUT_SLACK_MS);
-      inflight.add(abort);
-      let res: Response;
-      let text: string;
-      try {
-        res = await doFetch(url, { method: 'POST', headers, body, signal: abort.signal });
-        text = await res.text();
-      } catch (err) {
-        if (abort.signal.aborted) {
-          throw closed
-            ? new SiloUnavailableError(`call ${targetKey}.${method} was cancelled: the client was closed`)
-            : new TimeoutError(`call ${targetKey}.${method} got no response from ${root} within ${timeoutMs} ms`);
+      const deadline = Date.now() + timeoutMs;
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) headers[TIMEOUT_HEADER] = String(Math.max(1, deadline - Date.now()));
+        const { res, text, error } = await post(url, headers, body, deadline - Date.now(), `${targetKey}.${method}`);
+        const retry = error !== undefined ? error instanceof SiloUnavailableError && !closed : resendable(res!, text!);
+        const wait = RESEND_DELAYS_MS[Math.min(attempt, RESEND_DELAYS_MS.length - 1)]!;
+        if (!retry || Date.now() + wait >= deadline) {
+          if (error !== undefined) throw error;
+          return readResponse(res!, text!, decodeOptions, `${targetKey}.${method}`);
         }
-        throw new SiloUnavailableError(`cannot reach the gateway at ${root} for ${targetKey}.${method}: ${describe(err)}`, { cause: err });
-      } finally {
-        clearTimeout(timer);
-        inflight.delete(abort);
+        await new Promise((r) => setTimeout(r, wait));
       }
-      return readResponse(res, text, decodeOptions, `${targetKey}.${method}`);
   }
+
+  /** One POST: the response and its text, or the error that stands for none. */
+  async function post(url: string, headers: Record<string, string>, body: string, waitMs: number, what: string): Promise<{ res?: Response; text?: string; error?: GrainError }> {
+    if (closed) return { error: new SiloUnavailableError('this GrainClient is closed') };
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), Math.max(1, waitMs) + TIMEOUT_SLACK_MS);
+    inflight.add(abort);
+    try {
+      const res = await doFetch(url, { method: 'POST', headers, body, signal: abort.signal });
+      return { res, text: await res.text() };
+    } catch (err) {
+      if (abort.signal.aborted) {
+        return {
+          error: closed
+            ? new SiloUnavailableError(`call ${what} was cancelled: the client was closed`)
+            : new TimeoutError(`call ${what} got no response from ${root} within ${timeoutMs} ms`),
+        };
+      }
+      return { error: new SiloUnavailableError(`cannot reach the gateway at ${root} for ${what}: ${describe(err)}`, { cause: err }) };
+    } finally {
+      clearTimeout(timer);
+      inflight.delete(abort);
+    }
+  }
+}
+
+/**
+ * An answer that says the call did not get to a grain: a proxy's 502/503 page, or a gateway
+ * that is starting or draining (`not_ready`). A gateway's own `silo_unavailable` is final: its
+ * router already re-sent the call until the deadline.
+ */
+function resendable(res: Response, text: string): boolean {
+  if (res.status === 502) return true;
+  if (res.status !== 503) return false;
+  const code = /"code"\s*:\s*"([a-z_]+)"/.exec(text.slice(0, 200))?.[1];
+  return code === undefined || code === 'not_ready';
 }
 
 /**

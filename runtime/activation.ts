@@ -11,7 +11,7 @@
 import { chainDepth, chainIncludes, newScope, scopeStorage } from './context.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { decode, encode } from './codec.js';
-import { DeadlockError, InconsistentStateError, MethodNotFoundError, TimeoutError, toGrainError } from './errors.js';
+import { DeadlockError, GrainError, InconsistentStateError, MethodNotFoundError, TimeoutError, toGrainError } from './errors.js';
 import { systemMessageHandler } from './features.js';
 import { anyFilterActive, runFilters, type CallFilter, type GrainCall } from './filters.js';
 import { initialStateOf, instantiateGrain, type DeactivationReason, type Disposable, type Grain, type GrainRuntime, type TimerOptions } from './grain.js';
@@ -20,6 +20,7 @@ import type { GrainId } from './identity.js';
 import type { PendingCall } from './pending-call.js';
 import { RESERVED_METHOD_CHAR } from './protocol.js';
 import { DEFAULT_STATE_NAME, type StorageProvider } from './storage.js';
+import { CALL_LOG_SIZE, CallLog, parseStoredPayload, storedPayload, turnIds, type RecordedOutcome, type TurnIds } from './call-log.js';
 
 export enum Status {
   Activating = 0,
@@ -99,6 +100,26 @@ export class Activation implements GrainRuntime {
   private writeChain: Promise<void> | null = null;
   /** A write refused earlier in this activation (see afterRefusedWrite). */
   private refusedWrite: unknown = undefined;
+  /**
+   * The calls whose writes this grain's state records (runtime/call-log.ts); null until a call
+   * with an id writes. Kept for grains whose state a feature loads (journaled) by that feature.
+   */
+  callLog: CallLog | null = null;
+  /**
+   * The stored state's codec text (null: nothing stored, or cleared): what a replay returns to
+   * once its skipped writes are done. A feature that keeps the state (journaled grains) keeps it
+   * current while the call record is in use.
+   */
+  storedState: string | null = null;
+  /** Calls waiting for the outcome of a call with the same id that runs here now (a retry after a timeout). */
+  private sameIdWaiting: Map<string, PendingCall[]> | null = null;
+  /** Ids of the calls running here now. */
+  private runningIds: Set<string> | null = null;
+  /**
+   * Outcomes of the latest calls that ended here without a write (the record keeps the ones
+   * that wrote), in memory only: a duplicate delivery of one is answered, not run again.
+   */
+  private recentOutcomes: Map<string, RecordedOutcome> | null = null;
   /** Resolves when the activation has fully ended (deactivated or failed to activate). */
   private endedPromise: Promise<void> | null = null;
   private endResolve: (() => void) | null = null;
@@ -191,9 +212,14 @@ export class Activation implements GrainRuntime {
     if (this.type.loadState !== undefined) return this.type.loadState(this);
     const stored = await this.host.storage.read(this.id, DEFAULT_STATE_NAME);
     this.etag = stored?.etag;
-    this.grain.state = stored?.payload !== undefined
-      ? decode(stored.payload, { ref: (t, k) => this.host.ref(t, k) })
-      : initialStateOf(this.grain);
+    const { state, log } = stored?.payload !== undefined ? parseStoredPayload(stored.payload) : { state: null, log: null };
+    this.callLog = log;
+    this.storedState = state;
+    this.grain.state = this.stateFrom(state);
+  }
+
+  private stateFrom(text: string | null): unknown {
+    return text !== null ? decode(text, { ref: (t, k) => this.host.ref(t, k) }) : initialStateOf(this.grain);
   }
 
   // ---- calls ---------------------------------------------------------------------
@@ -206,8 +232,14 @@ export class Activation implements GrainRuntime {
     if (call.method.charCodeAt(0) === RESERVED_METHOD_CHAR) {
       // A feature's own message (`$txn.prepare`, …): answered by the feature, outside the mailbox.
       const handler = systemMessageHandler(call.method);
-      if (handler !== undefined) handler(this, call);
-      else call.reject(new MethodNotFoundError(`"${call.method}" is a reserved name and no feature handles it`));
+      if (handler !== undefined) {
+        // A duplicate delivery of one is answered with the first's outcome, not handled twice.
+        if (call.id !== undefined) {
+          if (this.answeredFromLog(call)) return;
+          this.followOutcome(call);
+        }
+        handler(this, call);
+      } else call.reject(new MethodNotFoundError(`"${call.method}" is a reserved name and no feature handles it`));
       return;
     }
     if (!this.type.methods.has(call.method)) {
@@ -254,6 +286,14 @@ export class Activation implements GrainRuntime {
 
   private start(call: PendingCall, exclusive: boolean): void {
     call.queued = false;
+    let turn: TurnIds | undefined;
+    if (call.id !== undefined) {
+      if (this.answeredFromLog(call)) return;
+      turn = turnIds(call.id, call.resends > 0);
+      const replay = this.callLog?.replayOf(call.id);
+      if (replay !== undefined && !this.beginReplay(call, turn, replay)) return;
+      (this.runningIds ??= new Set()).add(call.id);
+    }
     this.running++;
     // No clock read here: the watchdog fixes the deadline when it first sees the call, and
     // idleness counts from the end of the last turn (`finish`).
@@ -265,34 +305,142 @@ export class Activation implements GrainRuntime {
     }
     if (!this.watched) this.host.watch(this);
     const caller = call.caller;
-    const scope = newScope({ ctx: caller?.ctx, ctxShared: true, grain: this.key, parent: caller, ext: caller?.ext });
+    const scope = newScope({ ctx: caller?.ctx, ctxShared: true, grain: this.key, parent: caller, ext: caller?.ext, turn });
     let result: unknown;
     try {
       const invoke = this.filtersMayIdle && !anyFilterActive(this.filters) ? invokeMethod : this.invoke;
       result = scopeStorage.run(scope, invoke, this.grain, call);
     } catch (err) {
-      this.finish(exclusive, call);
-      this.failed(call, err);
+      this.turnEnded(call, turn, { ok: false, error: err }, exclusive);
       return;
     }
     (result instanceof Promise ? result : Promise.resolve(result)).then(
-      (value) => {
-        this.finish(exclusive, call);
-        if (call.copyResult) {
-          try {
-            value = this.host.copy(value);
-          } catch (err) {
-            call.reject(err);
-            return;
-          }
-        }
-        call.resolve(value);
-      },
-      (err) => {
-        this.finish(exclusive, call);
-        this.failed(call, err);
-      },
+      (value) => this.turnEnded(call, turn, { ok: true, value }, exclusive),
+      (error) => this.turnEnded(call, turn, { ok: false, error }, exclusive),
     );
+  }
+
+  /**
+   * A call's turn ended. A call with an id that wrote has its outcome recorded (stored by the
+   * next write; by a write of its own first, when its record could not replay it), and calls
+   * with its id that waited for it get the same answer.
+   */
+  private turnEnded(call: PendingCall, turn: TurnIds | undefined, outcome: RecordedOutcome, exclusive: boolean): void {
+    if (turn !== undefined && turn.skipWrites > 0) {
+      // A replay whose skipped writes never came: the method is not deterministic. Its state
+      // is not the stored one; the stored one is the truth.
+      this.grain.state = this.stateFrom(this.storedState);
+    }
+    const log = this.callLog;
+    if (turn !== undefined && log !== null && log.isLive(turn.id) && log.complete(turn.id, this.recordable(outcome))) {
+      // Its record cannot replay it (the state before it was too large to keep): store the
+      // outcome before answering, so a re-send after a crash finds it.
+      const done = () => this.settleTurn(call, turn, outcome, exclusive);
+      this.writeRecord().then(done, done);
+      return;
+    }
+    this.settleTurn(call, turn, outcome, exclusive);
+  }
+
+  private settleTurn(call: PendingCall, turn: TurnIds | undefined, outcome: RecordedOutcome, exclusive: boolean): void {
+    this.finish(exclusive, call);
+    this.answer(call, outcome);
+    if (turn === undefined) return;
+    this.runningIds?.delete(turn.id);
+    if (this.callLog?.has(turn.id) !== true) this.remember(turn.id, outcome);
+    const waiting = this.sameIdWaiting?.get(turn.id);
+    if (waiting !== undefined) {
+      this.sameIdWaiting!.delete(turn.id);
+      for (const c of waiting) this.answer(c, outcome);
+    }
+  }
+
+  /** Remembers how a feature's message (answered outside the mailbox) ends, for its duplicates. */
+  private followOutcome(call: PendingCall): void {
+    const id = call.id!;
+    (this.runningIds ??= new Set()).add(id);
+    call.onSettled = (ok, v) => {
+      this.runningIds?.delete(id);
+      const outcome: RecordedOutcome = ok ? { ok: true, value: v } : { ok: false, error: v };
+      this.remember(id, outcome);
+      const waiting = this.sameIdWaiting?.get(id);
+      if (waiting !== undefined) {
+        this.sameIdWaiting!.delete(id);
+        for (const c of waiting) this.answer(c, outcome);
+      }
+    };
+  }
+
+  private remember(id: string, outcome: RecordedOutcome): void {
+    const recent = (this.recentOutcomes ??= new Map());
+    recent.set(id, outcome);
+    if (recent.size > CALL_LOG_SIZE) recent.delete(recent.keys().next().value!);
+  }
+
+  /** The outcome as recorded: an error as its caller gets it. */
+  private recordable(outcome: RecordedOutcome): RecordedOutcome {
+    return outcome.ok ? outcome : { ok: false, error: toGrainError(outcome.error) };
+  }
+
+  private answer(call: PendingCall, outcome: RecordedOutcome): void {
+    if (!outcome.ok) {
+      this.failed(call, outcome.error);
+      return;
+    }
+    let value = outcome.value;
+    if (call.copyResult) {
+      try {
+        value = this.host.copy(value);
+      } catch (err) {
+        call.reject(err);
+        return;
+      }
+    }
+    call.resolve(value);
+  }
+
+  /**
+   * A call whose id this grain's record knows: answered with the recorded outcome (the call
+   * ran and its write committed), or, while the call with that id runs here now, answered
+   * with its outcome when it ends. True when the call is taken care of.
+   */
+  private answeredFromLog(call: PendingCall): boolean {
+    const id = call.id!;
+    if (this.runningIds?.has(id) === true) {
+      const waiting = (this.sameIdWaiting ??= new Map());
+      const list = waiting.get(id);
+      if (list === undefined) waiting.set(id, [call]);
+      else list.push(call);
+      return true;
+    }
+    const recent = this.recentOutcomes?.get(id);
+    if (recent !== undefined) {
+      this.answer(call, recent);
+      return true;
+    }
+    const log = this.callLog;
+    if (log === null) return false;
+    const recorded = log.outcome(id, { ref: (t, k) => this.host.ref(t, k) }, `${this.key}.${call.method}`);
+    if (recorded === undefined) return false;
+    if (recorded.ok) call.resolve(recorded.value);
+    else call.reject(recorded.error);
+    return true;
+  }
+
+  /**
+   * The call wrote, and its host died before the outcome was recorded: run it again from the
+   * state before it, skipping the writes that committed (runtime/call-log.ts). False when it
+   * cannot (the state before it was too large to keep): then it was answered with why.
+   */
+  private beginReplay(call: PendingCall, turn: TurnIds, replay: { writes: number; prev: string | null | undefined }): boolean {
+    if (replay.prev === undefined) {
+      call.reject(new GrainError('result_not_recorded', `call ${call.id} to ${this.key}.${call.method} already ran and its state write committed, but its silo stopped before its result was stored; do not retry it`, { status: 409, data: { callId: call.id } }));
+      return false;
+    }
+    this.grain.state = this.stateFrom(replay.prev);
+    turn.skipWrites = replay.writes;
+    this.callLog!.resume(call.id!);
+    return true;
   }
 
   /** Answers a call whose turn threw: the host hears of it first (with the error as the caller gets it). */
@@ -445,6 +593,12 @@ export class Activation implements GrainRuntime {
   // ---- GrainRuntime --------------------------------------------------------------
 
   writeState(): Promise<void> {
+    const turn = this.turnOf();
+    if (turn !== undefined && turn.skipWrites > 0) {
+      // A replay: this write committed on the call's first run.
+      if (--turn.skipWrites === 0) this.grain.state = this.stateFrom(this.storedState);
+      return Promise.resolve();
+    }
     // Checked when the turn asks, not when the write's turn in the chain comes.
     let refusal: unknown;
     try {
@@ -456,8 +610,10 @@ export class Activation implements GrainRuntime {
       try {
         if (refusal !== undefined) throw refusal;
         this.checkStateStorable();
-        const payload = encode(this.grain.state);
-        this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
+        const state = encode(this.grain.state);
+        if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
+        this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, storedPayload(state, this.callLog)!, this.etag);
+        this.storedState = state;
       } catch (err) {
         this.afterRefusedWrite(err);
         throw err;
@@ -469,6 +625,37 @@ export class Activation implements GrainRuntime {
     return p;
   }
 
+  /**
+   * Stores the call record alone for a feature that keeps this type's state (journaled grains:
+   * a snapshot at the journal's end); null: the state port's write in `writeRecord`.
+   */
+  recordWriter: (() => Promise<void>) | null = null;
+
+  /** Stores the call record with the stored state unchanged (a call's outcome its record cannot replay). */
+  private writeRecord(): Promise<void> {
+    if (this.recordWriter !== null) return this.recordWriter();
+    const run = async () => {
+      if (this.refusedWrite !== undefined) return;
+      const payload = storedPayload(this.storedState, this.callLog);
+      if (payload === undefined) return;
+      try {
+        this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
+      } catch (err) {
+        this.afterRefusedWrite(err);
+        throw err;
+      }
+    };
+    const p = (this.writeChain ?? Promise.resolve()).then(run);
+    this.writeChain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The ids of the call whose turn is running this code, when it is a call of this grain with an id. */
+  private turnOf(): TurnIds | undefined {
+    const scope = scopeStorage.getStore();
+    return scope !== undefined && scope.grain === this.key ? scope.turn : undefined;
+  }
+
   async readState(): Promise<void> {
     await this.loadState();
     // The state is the stored one again: writes may go on.
@@ -476,9 +663,20 @@ export class Activation implements GrainRuntime {
   }
 
   async clearState(): Promise<void> {
+    const turn = this.turnOf();
+    if (turn !== undefined && turn.skipWrites > 0) {
+      if (--turn.skipWrites === 0) this.grain.state = this.stateFrom(this.storedState);
+      return;
+    }
     try {
       this.beginWrite();
-      this.etag = await this.host.storage.clear(this.id, DEFAULT_STATE_NAME, this.etag);
+      if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
+      // With a call record the clear is a write of the record and no state, so the record survives it.
+      const payload = storedPayload(null, this.callLog);
+      this.etag = payload === undefined
+        ? await this.host.storage.clear(this.id, DEFAULT_STATE_NAME, this.etag)
+        : await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
+      this.storedState = null;
     } catch (err) {
       this.afterRefusedWrite(err);
       throw err;

@@ -8,17 +8,25 @@ import type { ClusterConnection, SiloInfo } from './cluster.js';
 import { decode, encode, type DecodeOptions } from './codec.js';
 import { errorFromWire, GrainNotFoundError, SiloUnavailableError, TimeoutError } from './errors.js';
 import type { CallMessage, Reply } from './messages.js';
-import { mergeReplyExtensions, trackCall } from './features.js';
+import { resendAllowed, mergeReplyExtensions, trackCall } from './features.js';
+import { isReservedMethod } from './protocol.js';
 import { anyFilterActive, runFilters, type CallFilter } from './filters.js';
 import { PendingCall, type CallDeadline } from './pending-call.js';
 import { CALL_ENVELOPE, REPLY_ENVELOPE } from './messages.js';
 import type { GrainId } from './identity.js';
 import type { Invoker } from './ref.js';
+import { childCallId, freshCallId } from './call-log.js';
 
-/** How many times a call is re-sent after its silo turned out to be gone. */
+/** How many times a call that nobody received is re-sent (its silo turned out to be gone). */
 const MAX_RESENDS = 4;
 /** Backoff between re-sends (real time: membership changes happen in real time). */
 const RESEND_DELAYS_MS = [0, 20, 80, 250];
+/**
+ * A call with an id that its silo may have received is re-sent until its deadline, this often
+ * at most: the silo that takes it over needs the failover time (membership, directory).
+ */
+const MAX_RESENDS_WITH_ID = 40;
+const RESEND_WITH_ID_DELAY_MS = 250;
 
 /** Grain id → silo, learnt from the directory and from replies. Bounded. */
 export class DirectoryCache {
@@ -97,6 +105,8 @@ export class ClusterCaller {
     const chain = chainOf(caller);
     if (chain !== undefined) msg.chain = chain;
     if (caller?.ext !== undefined) msg.ext = caller.ext;
+    if (call.id !== undefined) msg.id = call.id;
+    if (call.resends > 0) msg.resent = true;
     return msg;
   }
 
@@ -119,20 +129,29 @@ export class ClusterCaller {
 
   private failed(call: PendingCall, silo: string, err: unknown): void {
     this.cache.delete(call.targetKey);
-    const retryable = err instanceof SiloUnavailableError && (err.data as { retryable?: boolean } | undefined)?.retryable === true;
-    if (!retryable) {
+    if (!(err instanceof SiloUnavailableError)) {
       call.reject(err);
       return;
     }
-    // Nobody received it: the silo is gone. Tell membership, then route again.
-    this.connection.membership.suspect(silo);
-    const attempt = call.hops;
-    if (attempt >= MAX_RESENDS) {
-      call.reject(new SiloUnavailableError(`call ${call.targetKey}.${call.method} found no live silo after ${attempt + 1} attempts (last: ${silo}); is the cluster up?`, { cause: err }));
+    const data = err.data as { retryable?: boolean; closed?: boolean } | undefined;
+    // Nobody received it (retryable), or the silo may have run it and the call has an id: the
+    // silo that runs it next answers from its record if the first run's write committed
+    // (runtime/call-log.ts). Without an id a re-send could apply the call twice.
+    const notReceived = data?.retryable === true;
+    if (data?.closed === true || (!notReceived && !call.resendable)) {
+      call.reject(err);
       return;
     }
+    this.connection.membership.suspect(silo);
+    const attempt = call.resends;
+    const limit = call.id === undefined ? MAX_RESENDS : MAX_RESENDS_WITH_ID;
+    if (attempt >= limit) {
+      call.reject(new SiloUnavailableError(`call ${call.targetKey}.${call.method} found no live silo after ${attempt + 1} attempts (last: ${silo}: ${err.message}); is the cluster up?`, { cause: err }));
+      return;
+    }
+    call.resends++;
     call.hops++;
-    const delay = RESEND_DELAYS_MS[attempt] ?? 250;
+    const delay = RESEND_DELAYS_MS[attempt] ?? RESEND_WITH_ID_DELAY_MS;
     if (delay === 0) queueMicrotask(() => this.reroute(call));
     else waitTimer(this.clock, () => this.reroute(call), delay);
   }
@@ -179,6 +198,19 @@ interface OutgoingCall {
   method: string;
   args: unknown[];
   deadline?: CallDeadline | undefined;
+  id?: string | null | undefined;
+}
+
+/** What a caller outside any grain may fix about a call (the gateway). */
+export interface InvokeOptions {
+  /** The caller's own deadline on the call (the gateway's), kept to the runtime's rule. */
+  deadline?: CallDeadline;
+  /**
+   * The call's id (an HTTP `Idempotency-Key`); omitted: a fresh one, or one derived from the
+   * calling turn's; `null`: none, so the call is not re-sent after its silo may have received
+   * it (a caller that settles that itself, and the benchmark of what ids cost).
+   */
+  id?: string | null;
 }
 
 /**
@@ -209,13 +241,13 @@ export abstract class CallRouter implements Invoker {
   /** Arguments as the callee will see them; throws `InvalidArgumentError` for what cannot travel. */
   protected abstract prepareArgs(args: unknown[]): unknown[];
 
-  /** `deadline`: the caller's own deadline on the call (the gateway's), kept to the runtime's rule. */
-  invoke(target: GrainId, targetKey: string, method: string, args: unknown[], deadline?: CallDeadline): Promise<unknown> {
+  invoke(target: GrainId, targetKey: string, method: string, args: unknown[], options?: InvokeOptions): Promise<unknown> {
     const caller = currentScope();
+    const out: OutgoingCall = { target, targetKey, method, args, deadline: options?.deadline, id: options?.id };
     if (this.outgoing.length > 0 && (!this.outgoingFromGrainsOnly || caller?.grain !== undefined) && anyFilterActive(this.outgoing)) {
-      return this.invokeFiltered({ target, targetKey, method, args, deadline }, caller);
+      return this.invokeFiltered(out, caller);
     }
-    return this.dispatch({ target, targetKey, method, args, deadline }, caller);
+    return this.dispatch(out, caller);
   }
 
   /**
@@ -239,9 +271,15 @@ export abstract class CallRouter implements Invoker {
       return Promise.reject(err);
     }
     const result = new Promise((onResolve, onReject) => {
+      // A call made inside a call's turn derives its id from the turn's: a re-run sends the same ids.
+      const id = out.id === null ? undefined : out.id ?? callIdFor(caller);
       const call = new PendingCall({
         target: out.target, targetKey: out.targetKey, method: out.method, args, caller,
-        timeoutMs: this.responseTimeoutMs, copyResult: true, onResolve, onReject,
+        timeoutMs: this.responseTimeoutMs, copyResult: true, onResolve, onReject, id,
+        // A call a feature settles itself (a transaction's) keeps its id, for the callee to
+        // see duplicates, but is not re-sent once its silo may have received it.
+        // A feature's own message is its feature's to settle too.
+        resendable: id !== undefined && !isReservedMethod(out.method) && (caller?.ext === undefined || resendAllowed(caller.ext)),
       });
       if (out.deadline !== undefined) out.deadline.call = call;
       this.route(call);
@@ -253,4 +291,11 @@ export abstract class CallRouter implements Invoker {
   close(): void {
     this.caller.close();
   }
+}
+
+/**
+ * The id of a call made from `caller`'s scope: derived from the calling turn's, else fresh.
+ */
+function callIdFor(caller: CallScope | undefined): string {
+  return caller?.turn !== undefined ? childCallId(caller.turn) : freshCallId();
 }

@@ -10,6 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidArgumentError } from './errors.js';
 import type { CallExtensions } from './features.js';
+import type { TurnIds } from './call-log.js';
 
 export type ContextValues = Record<string, unknown>;
 
@@ -29,6 +30,8 @@ export interface CallScope {
    * from this scope, shared until written (`setExtension` copies it).
    */
   ext: CallExtensions | undefined;
+  /** The id of the call whose turn this is, and the ids of the calls it makes (runtime/call-log.ts). */
+  turn: TurnIds | undefined;
 }
 
 /** The fields of a new scope; those left out are empty. */
@@ -39,6 +42,7 @@ export interface ScopeInit {
   parent?: CallScope | undefined;
   remoteChain?: readonly string[] | undefined;
   ext?: CallExtensions | undefined;
+  turn?: TurnIds | undefined;
 }
 
 export const scopeStorage = new AsyncLocalStorage<CallScope>();
@@ -56,6 +60,7 @@ export function newScope(init: ScopeInit): CallScope {
     parent: init.parent,
     remoteChain: init.remoteChain,
     ext: init.ext,
+    turn: init.turn,
   };
 }
 
@@ -63,7 +68,7 @@ export function newScope(init: ScopeInit): CallScope {
 export function childScope(scope: CallScope | undefined, ext?: CallExtensions | undefined): CallScope {
   return newScope({
     ctx: scope?.ctx, ctxShared: true, grain: scope?.grain, parent: scope?.parent, remoteChain: scope?.remoteChain,
-    ext: ext ?? scope?.ext,
+    ext: ext ?? scope?.ext, turn: scope?.turn,
   });
 }
 
@@ -116,7 +121,7 @@ export const RequestContext = {
     const cur = scopeStorage.getStore();
     const ctx = { ...cur?.ctx, ...values };
     return scopeStorage.run(
-      newScope({ ctx, grain: cur?.grain, parent: cur?.parent, remoteChain: cur?.remoteChain, ext: cur?.ext }),
+      newScope({ ctx, grain: cur?.grain, parent: cur?.parent, remoteChain: cur?.remoteChain, ext: cur?.ext, turn: cur?.turn }),
       fn,
     );
   },

@@ -34,6 +34,12 @@ export interface CallExtension {
    * becomes the feature's own object here, so the relay's reply carries the info on).
    */
   mergeReply?(value: unknown, info: unknown): unknown;
+  /**
+   * Calls made with this value in scope are not re-sent (runtime/call-log.ts) when their silo
+   * may have received them and died: they fail (`SiloUnavailableError`), and the feature
+   * settles what they did (a transaction aborts or commits as a whole).
+   */
+  readonly noResend?: boolean;
 }
 
 /** The activation a system message reaches, as features see it (`Activation` implements it). */
@@ -99,6 +105,12 @@ export function typeStateLoader(type: GrainType): StateLoader | undefined {
     if (loader !== undefined) return loader;
   }
   return undefined;
+}
+
+/** Whether a call made with `ext` in scope may be re-sent (no extension in it settles its calls itself). */
+export function resendAllowed(ext: CallExtensions): boolean {
+  for (const key in ext) if (ext[key] !== undefined && callExtensions.get(key)?.noResend === true) return false;
+  return true;
 }
 
 /** Lets each extension in `ext` follow a call's result. */

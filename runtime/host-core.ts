@@ -92,6 +92,9 @@ export abstract class HostCore {
   }
 }
 
+/** The longest call id a message may carry (derived ids are hashed past 96 characters; an Idempotency-Key adds its own). */
+const MAX_CALL_ID = 512;
+
 export interface InboundOptions {
   decodeOptions: DecodeOptions;
   /** The longest a message may ask the call to wait. */
@@ -127,6 +130,8 @@ export function handleInbound(payload: string, options: InboundOptions): Promise
       caller,
       timeoutMs: Math.max(1, Math.min(Number(msg.timeout) || 0, options.maxTimeoutMs)),
       hops: Number(msg.hops) || 0,
+      resends: msg.resent === true ? 1 : 0,
+      id: typeof msg.id === 'string' && msg.id.length > 0 && msg.id.length <= MAX_CALL_ID ? msg.id : undefined,
       // Features on this side may send something back (the participants a transaction enlisted).
       onResolve: (value) => resolve(replyText(withExtensions({ k: 'ok', value, host: call.host ?? options.host }, caller.ext))),
       onReject: (err) => resolve(replyText(withExtensions({ k: 'err', error: toGrainError(err).toWire(), host: call.host ?? options.host }, caller.ext))),

@@ -39,6 +39,7 @@ export type {
 } from './cluster.js';
 export type { CallMessage, Reply, Request } from './messages.js';
 export { DEFAULT_STATE_NAME } from './storage.js';
+export { CALL_LOG_SIZE, CALL_RESULT_LIMIT, CallLog, decodeStoredState, freshCallId, idempotencyCallId, parseStoredPayload, storedPayload } from './call-log.js';
 export type { StorageProvider, StoredState } from './storage.js';
 export { checkJournalBatch, journalConflict, journalEnd } from './journal-storage.js';
 export type { JournalBatch, JournalSnapshot, JournalStorage, LoadedJournal } from './journal-storage.js';

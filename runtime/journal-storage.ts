@@ -19,6 +19,13 @@ export interface JournalBatch {
   events: string[];
   /** The event schema version (`static eventVersion`) of the code that raised them. */
   eventVersion: number;
+  /**
+   * The grain's call record as of this batch (`CallLog.text()`, runtime/call-log.ts): the ids
+   * of the calls whose events it holds, and the outcomes of earlier calls. Stored in the same
+   * atomic write as the events (so the record commits exactly when the effect does) and
+   * returned by `load`; absent while the grain recorded no call.
+   */
+  calls?: string;
 }
 
 export interface JournalSnapshot {
@@ -28,12 +35,17 @@ export interface JournalSnapshot {
   payload: string;
   /** The event schema version of the code that wrote it (an older one is not used: replay upcasts instead). */
   eventVersion: number;
+  /** The call record as of `version` (the `calls` of the batch that ended there), returned by `load`. */
+  calls?: string;
 }
 
 export interface LoadedJournal {
   /** The latest snapshot, if any. */
   snapshot: JournalSnapshot | undefined;
-  /** The batches after the snapshot (or from 0), in order and contiguous. */
+  /**
+   * The batches after the snapshot (or from 0), in order and contiguous. The last one carries
+   * the latest `calls` (a provider that regroups events may return it on the last batch only).
+   */
   batches: JournalBatch[];
 }
 
@@ -43,7 +55,7 @@ export interface JournalStorage {
    * at most after the latest snapshot (its snapshot interval), so a provider may size its read.
    */
   load(id: GrainId, hint?: number): Promise<LoadedJournal>;
-  /** The batches holding events `[from, to)` (the first and last may hold more), in order. */
+  /** The batches holding events `[from, to)` (the first and last may hold more), in order; their `calls` may be left out. */
   readEvents(id: GrainId, from: number, to: number): Promise<JournalBatch[]>;
   /**
    * Appends `batch` atomically if the journal's version is still `batch.from`; rejects with
@@ -52,7 +64,10 @@ export interface JournalStorage {
    * or appended): providers may rely on it, as DynamoDB's one conditional write per batch does.
    */
   append(id: GrainId, batch: JournalBatch): Promise<void>;
-  /** Stores a snapshot (not conditional: the state at a version is the same whoever writes it). */
+  /**
+   * Stores a snapshot (not conditional: the state at a version is the same whoever writes it).
+   * One at the version of the stored snapshot replaces it (its call record may be newer).
+   */
   writeSnapshot(id: GrainId, snapshot: JournalSnapshot): Promise<void>;
 }
 

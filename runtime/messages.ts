@@ -30,6 +30,10 @@ export interface CallMessage {
   readonly placed: boolean;
   /** What features attach to the call (runtime/features.ts), by feature key. */
   readonly ext?: CallExtensions;
+  /** The call's id (runtime/call-log.ts): the same on every send of this call. */
+  readonly id?: string;
+  /** Sent again after the silo it went to died (`resent: true`): an earlier send may have run. */
+  readonly resent?: true;
 }
 
 export type Request = CallMessage;

@@ -21,6 +21,12 @@ export interface PendingCallInit {
   copyResult?: boolean;
   /** How often the call was forwarded before it got here (a message's `hops`). */
   hops?: number;
+  /** The call's id (runtime/call-log.ts); undefined: the call cannot be re-sent safely. */
+  id?: string | undefined;
+  /** How often it was re-sent already (a message that says `resent`: at least once). */
+  resends?: number;
+  /** Its id makes a re-send safe (default: it has an id). */
+  resendable?: boolean;
   onResolve(value: unknown): void;
   onReject(error: unknown): void;
 }
@@ -43,6 +49,12 @@ export class PendingCall {
   readonly copyResult: boolean;
   /** How often this call was re-routed or forwarded. */
   hops: number;
+  /** The call's id (runtime/call-log.ts): the same on every send, so the callee runs it once. */
+  readonly id: string | undefined;
+  /** How often the call was re-sent after its silo died or could not be reached. */
+  resends = 0;
+  /** Sent again after its silo may have received it and died (it has an id, and no feature settles it instead). */
+  readonly resendable: boolean;
   /**
    * The turn running this call has begun a state write: no deadline cuts the call any more,
    * its caller gets the write's outcome (docs/storage.md, "Deadlines and state writes").
@@ -62,20 +74,29 @@ export class PendingCall {
     this.timeoutMs = init.timeoutMs;
     this.copyResult = init.copyResult ?? false;
     this.hops = init.hops ?? 0;
+    this.id = init.id;
+    this.resends = init.resends ?? 0;
+    this.resendable = init.resendable ?? init.id !== undefined;
     this.onResolve = init.onResolve;
     this.onReject = init.onReject;
   }
 
+  /** Told the outcome as the call settles (an activation remembering a feature message's outcome). */
+  onSettled: ((ok: boolean, valueOrError: unknown) => void) | undefined = undefined;
+
   resolve(value: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    this.onSettled?.(true, value);
     this.onResolve(value);
   }
 
   reject(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.onReject(toGrainError(error));
+    const e = toGrainError(error);
+    this.onSettled?.(false, e);
+    this.onReject(e);
   }
 
   /** Fixes the deadline if not yet fixed; returns the time left. */

@@ -30,6 +30,16 @@ export interface StorageProvider {
    * never repeat (no ABA). Resolves to the new ETag.
    */
   clear(id: GrainId, stateName: string, etag: string | undefined): Promise<string>;
+  /**
+   * Removes the state and its version entirely if the stored version is still `etag`
+   * (another version: `InconsistentStateError`; nothing stored: resolves, it is gone
+   * already — so a retried delete whose first attempt landed succeeds). Unlike `clear`, no
+   * tombstone stays, so a later write from `undefined` starts the versions afresh: only for
+   * items whose lifecycle rules out ABA — transaction records, which are only ever created
+   * and then collected (docs/transactions.md, "Retention"). Optional: without it, such
+   * items are kept.
+   */
+  delete?(id: GrainId, stateName: string, etag: string): Promise<void>;
   /** Releases connections; further calls fail. */
   close?(): Promise<void>;
   /** The journal port (journal-storage.ts), for journaled grains; absent: this provider keeps no journals. */

@@ -7,6 +7,7 @@ export { dynamoStorage } from './provider.js';
 export type { DynamoStorage } from './storage.js';
 export type { DynamoStorageOptions, AwsCredentialIdentity } from './options.js';
 export type { EnsureTableResult } from './table.js';
+export type { CollectChunksOptions, CollectChunksResult } from './chunks.js';
 export { TableNotFoundError } from './errors.js';
 export { startEmbeddedDynalite } from './embedded.js';
 export type { EmbeddedDynalite, EmbeddedDynaliteOptions } from './dynalite.js';

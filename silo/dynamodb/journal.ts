@@ -5,14 +5,16 @@
  *
  * | item | `n` | attributes |
  * | --- | --- | --- |
- * | batch appended at version `v` | `2v` | `count` N, `ev` N (eventVersion), `writeId` S, and `events` L of S — or, above one item, `parts` N + `partSet` S |
- * | snapshot at version `v` | `2v − 1` | `ev` N, `state` S — or `parts` N + `partSet` S |
- * | part `i` of a large batch or snapshot | partition `"type/key@<partSet>"`, `n = i` | `data` B (a slice of the UTF-8 JSON of the events, or of the state text) |
+ * | batch appended at version `v` | `2v` | `count` N, `ev` N (eventVersion), `writeId` S, `events` L of S and `calls` S (the call record, when there is one) — or, above one item, `parts` N + `partSet` S |
+ * | snapshot at version `v` | `2v − 1` | `ev` N, `state` S, `calls` S — or `parts` N + `partSet` S (+ `callsIn` S = "parts") |
+ * | part `i` of a large batch or snapshot | partition `"type/key@<partSet>"`, `n = i` | `data` B (a slice of the UTF-8 JSON of the events — or of `{ events, calls }` — or of the state text — or of `{ state, calls }` when `callsIn` says so) |
  *
  * - **A confirm is one conditional PutItem**: the batch item at `n = 2v` with
  *   `attribute_not_exists(pk)`. Every version an activation can hold is a batch boundary of
  *   the one chain of batches from 0, so two appenders from the same version collide on the
  *   same key: exactly one wins (no TransactWriteItems, which dynalite lacks).
+ * - **The call record commits with the events** (exactly-once, runtime/call-log.ts): it is an
+ *   attribute of the batch item, or rides in its parts when the two together outgrow an item.
  * - **Large batches stay atomic**: the parts are written first under a fresh `partSet`, then
  *   the batch item naming them — the commit point. Parts without their batch item are never
  *   read (a loser's are deleted, best effort), so a reader sees all of a batch or none of it.
@@ -41,7 +43,7 @@ const PART_BYTES = 350_000;
 /** Per-element overhead counted for an `events` list entry (type byte, length; generous). */
 const LIST_ENTRY_OVERHEAD = 4;
 
-const J = { pk: 'pk', n: 'n', count: 'count', ev: 'ev', events: 'events', state: 'state', parts: 'parts', partSet: 'partSet', writeId: 'writeId', data: 'data' } as const;
+const J = { pk: 'pk', n: 'n', count: 'count', ev: 'ev', events: 'events', state: 'state', parts: 'parts', partSet: 'partSet', writeId: 'writeId', data: 'data', calls: 'calls', callsIn: 'callsIn' } as const;
 
 type Item = Record<string, AttributeValue>;
 
@@ -119,10 +121,12 @@ export function dynamoJournal(client: DynamoDBClient, o: ResolvedOptions): Journ
       const from = Number(item[J.n]!.N) / 2;
       const list = item[J.events]?.L;
       if (list !== undefined) {
-        out[i] = checked(pk, item, from, list.map((v) => v.S ?? ''));
+        out[i] = checked(pk, item, from, list.map((v) => v.S ?? ''), item[J.calls]?.S);
       } else if (item[J.partSet]?.S !== undefined) {
         split.push(readParts(pk, item[J.partSet]!.S!, Number(item[J.parts]!.N), what).then((bytes) => {
-          out[i] = checked(pk, item, from, JSON.parse(bytes.toString('utf8')) as string[]);
+          // The events alone (an array), or the events and the call record.
+          const parsed = JSON.parse(bytes.toString('utf8')) as string[] | { events: string[]; calls: string };
+          out[i] = Array.isArray(parsed) ? checked(pk, item, from, parsed, undefined) : checked(pk, item, from, parsed.events, parsed.calls);
         }));
       } else {
         throw broken(pk, `the batch item at version ${from} has no events`);
@@ -134,9 +138,13 @@ export function dynamoJournal(client: DynamoDBClient, o: ResolvedOptions): Journ
 
   async function snapshotOf(pk: string, item: Item, what: string): Promise<JournalSnapshot> {
     const version = (Number(item[J.n]!.N) + 1) / 2;
-    const payload = item[J.state]?.S
-      ?? (await readParts(pk, item[J.partSet]!.S!, Number(item[J.parts]!.N), what)).toString('utf8');
-    return { version, payload, eventVersion: Number(item[J.ev]?.N ?? 1) };
+    const eventVersion = Number(item[J.ev]?.N ?? 1);
+    const inline = item[J.state]?.S;
+    if (inline !== undefined) return withCalls<JournalSnapshot>({ version, payload: inline, eventVersion }, item[J.calls]?.S);
+    const text = (await readParts(pk, item[J.partSet]!.S!, Number(item[J.parts]!.N), what)).toString('utf8');
+    if (item[J.callsIn]?.S !== 'parts') return withCalls<JournalSnapshot>({ version, payload: text, eventVersion }, item[J.calls]?.S);
+    const { state, calls } = JSON.parse(text) as { state: string; calls: string };
+    return withCalls<JournalSnapshot>({ version, payload: state, eventVersion }, calls);
   }
 
   return {
@@ -227,11 +235,16 @@ export function dynamoJournal(client: DynamoDBClient, o: ResolvedOptions): Journ
         [J.writeId]: { S: writeId },
       };
       let parts: { set: string; count: number } | undefined;
-      if (bytes <= MAX_INLINE_BYTES) {
+      const calls = batch.calls;
+      // The call record is not the caller's data: it does not count against maxStateBytes, only towards the item size.
+      const callsBytes = calls !== undefined ? Buffer.byteLength(calls, 'utf8') : 0;
+      if (bytes + callsBytes <= MAX_INLINE_BYTES) {
         item[J.events] = { L: batch.events.map((e) => ({ S: e })) };
+        if (calls !== undefined) item[J.calls] = { S: calls };
       } else {
         // Too big for one item: the parts first, then the batch item that names them (the commit point).
-        parts = await writeParts(pk, Buffer.from(JSON.stringify(batch.events), 'utf8'), what);
+        const content = calls !== undefined ? { events: batch.events, calls } : batch.events;
+        parts = await writeParts(pk, Buffer.from(JSON.stringify(content), 'utf8'), what);
         item[J.parts] = { N: String(parts.count) };
         item[J.partSet] = { S: parts.set };
       }
@@ -275,12 +288,17 @@ export function dynamoJournal(client: DynamoDBClient, o: ResolvedOptions): Journ
         [J.n]: { N: String(2 * snapshot.version - 1) },
         [J.ev]: { N: String(snapshot.eventVersion) },
       };
-      if (bytes <= MAX_INLINE_BYTES) {
+      const calls = snapshot.calls;
+      const callsBytes = calls !== undefined ? Buffer.byteLength(calls, 'utf8') : 0;
+      if (bytes + callsBytes <= MAX_INLINE_BYTES) {
         item[J.state] = { S: snapshot.payload };
+        if (calls !== undefined) item[J.calls] = { S: calls };
       } else {
-        const parts = await writeParts(pk, Buffer.from(snapshot.payload, 'utf8'), what);
+        const text = calls !== undefined ? JSON.stringify({ state: snapshot.payload, calls }) : snapshot.payload;
+        const parts = await writeParts(pk, Buffer.from(text, 'utf8'), what);
         item[J.parts] = { N: String(parts.count) };
         item[J.partSet] = { S: parts.set };
+        if (calls !== undefined) item[J.callsIn] = { S: 'parts' };
       }
       try {
         await client.send(new PutItemCommand({ TableName: table, Item: item }));
@@ -291,11 +309,17 @@ export function dynamoJournal(client: DynamoDBClient, o: ResolvedOptions): Journ
   };
 }
 
-function checked(pk: string, item: Item, from: number, events: string[]): JournalBatch {
+function checked(pk: string, item: Item, from: number, events: string[], calls: string | undefined): JournalBatch {
   const ev = Number(item[J.ev]?.N ?? NaN);
   const count = Number(item[J.count]?.N ?? NaN);
   if (!(ev >= 1) || events.length !== count) throw broken(pk, `the batch item at version ${from} holds ${events.length} events and says ${count}`);
-  return { from, events, eventVersion: ev };
+  return withCalls<JournalBatch>({ from, events, eventVersion: ev }, calls);
+}
+
+/** `x` with its call record, when it has one (no `calls: undefined` key). */
+function withCalls<T extends { calls?: string }>(x: T, calls: string | undefined): T {
+  if (calls !== undefined) x.calls = calls;
+  return x;
 }
 
 /** The partition of a grain's journal. */

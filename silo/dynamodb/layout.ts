@@ -11,7 +11,7 @@
  * | `chunks`   | N    | the (possibly compressed) bytes live in this many chunk items … |
  * | `chunkSet` | S    | … keyed `pk@chunkSet/i`, `i` = 0 … chunks-1, each holding `data` (B) |
  * | `zipped`   | BOOL | the chunked bytes are deflate-compressed |
- * | `updatedAt`| N    | epoch ms of the write (for operators; never used for logic) |
+ * | `updatedAt`| N    | epoch ms of the write (for operators); on chunk items, when they were written (the orphan sweep's age) |
  *
  * A cleared state is a tombstone: `pk`, `version`, `writeId`, `updatedAt` and no payload, so
  * versions never repeat (no ABA). A chunk set is written before the conditional write of the
@@ -62,6 +62,15 @@ export const MAX_KEY_BYTES = 2_048;
 /** The partition key of chunk `i` of a chunk set. */
 export function chunkKey(pk: string, chunkSet: string, i: number): string {
   return `${pk}@${chunkSet}/${i}`;
+}
+
+/**
+ * The head key and chunk set of a chunk item's key, or undefined when `pk` is not shaped like
+ * one (`<head pk>@<set>/<i>`; the set is a UUID, so the last `@` splits it off).
+ */
+export function parseChunkKey(pk: string): { head: string; set: string; index: number } | undefined {
+  const m = /^(.+#[^#]*)@([0-9a-f-]{36})\/(\d+)$/.exec(pk);
+  return m === null ? undefined : { head: m[1]!, set: m[2]!, index: Number(m[3]) };
 }
 
 /** `"type/key"` for messages. */

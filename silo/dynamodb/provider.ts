@@ -12,6 +12,7 @@ import { resolveOptions, type DynamoStorageOptions } from './options.js';
 import { loadSdk, loadSdkNow } from './sdk.js';
 import type { DynamoStorage } from './storage.js';
 import type { EnsureTableResult } from './table.js';
+import type { CollectChunksOptions, CollectChunksResult } from './chunks.js';
 
 export function dynamoStorage(options: DynamoStorageOptions): DynamoStorage {
   const o = resolveOptions(options);
@@ -59,6 +60,10 @@ export function dynamoStorage(options: DynamoStorageOptions): DynamoStorage {
       real !== undefined ? real.write(id, stateName, payload, etag) : load().then((s) => s.write(id, stateName, payload, etag)),
     clear: (id: GrainId, stateName: string, etag: string | undefined): Promise<string> =>
       real !== undefined ? real.clear(id, stateName, etag) : load().then((s) => s.clear(id, stateName, etag)),
+    delete: (id: GrainId, stateName: string, etag: string): Promise<void> =>
+      real !== undefined ? real.delete(id, stateName, etag) : load().then((s) => s.delete(id, stateName, etag)),
+    collectOrphanChunks: (options?: CollectChunksOptions): Promise<CollectChunksResult> =>
+      real !== undefined ? real.collectOrphanChunks(options) : load().then((s) => s.collectOrphanChunks(options)),
     ensureTable: (): Promise<EnsureTableResult> => (real !== undefined ? real.ensureTable() : load().then((s) => s.ensureTable())),
     checkTable: (): Promise<void> => (real !== undefined ? real.checkTable() : load().then((s) => s.checkTable())),
     async close(): Promise<void> {

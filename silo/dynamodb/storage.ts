@@ -9,13 +9,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue,
+  DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import {
   GrainError, InconsistentStateError, SiloUnavailableError,
   type GrainId, type JournalStorage, type ReminderStore, type StorageProvider, type StoredState,
 } from '../../runtime/index.js';
-import { deleteChunks, getChunks, putChunks } from './chunks.js';
+import { collectOrphanChunks, deleteChunks, getChunks, putChunks, type CollectChunksOptions, type CollectChunksResult } from './chunks.js';
 import { createClient, type ClientHandle } from './client.js';
 import { storageClosed, storageError } from './errors.js';
 import { dynamoJournal } from './journal.js';
@@ -37,6 +37,14 @@ export interface DynamoStorage extends StorageProvider {
   readonly journal: JournalStorage;
   /** Durable reminders, in the table `remindersTable` (reminders.ts). */
   readonly reminders: ReminderStore;
+  /** Removes a state item entirely, conditional on its version (the port's optional `delete`: transaction records). */
+  delete(id: GrainId, stateName: string, etag: string): Promise<void>;
+  /**
+   * One bounded slice of the orphaned-chunk sweep (chunks.ts): deletes chunk items no head
+   * names that are older than `olderThanMs`, examining at most `maxItems` items; go on from
+   * `next` until it is absent to cover the whole table.
+   */
+  collectOrphanChunks(options?: CollectChunksOptions): Promise<CollectChunksResult>;
   /** Creates the table if it is missing (idempotent) and waits until it is ACTIVE. */
   ensureTable(): Promise<EnsureTableResult>;
   /** Fails with `TableNotFoundError` (saying how to create it) unless the table exists and fits. */
@@ -213,6 +221,33 @@ export function openDynamoStorage(o: ResolvedOptions, handle: ClientHandle): Dyn
     async clear(id, stateName, etag) {
       ensureOpen();
       return commit(id, stateName, itemKey(id, stateName), etag, undefined);
+    },
+    async delete(id, stateName, etag) {
+      ensureOpen();
+      const pk = itemKey(id, stateName);
+      const expected = parseEtag(etag);
+      const what = `delete state "${stateName}" of ${grainName(id)}`;
+      if (expected === null || expected === undefined) throw conflict(id, stateName, 'unknown', etag);
+      const chunks = chunkRefs.get(pk);
+      try {
+        await client.send(new DeleteItemCommand({
+          TableName: table,
+          Key: { [A.pk]: { S: pk } },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #v = :v',
+          ExpressionAttributeNames: { '#pk': A.pk, '#v': A.version },
+          ExpressionAttributeValues: { ':v': { N: String(expected) } },
+        }));
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw storageError(err, o, what, true);
+        const current = await currentVersion(pk).catch(() => undefined);
+        throw conflict(id, stateName, current?.version ?? 'unknown', etag);
+      }
+      if (chunks !== undefined && chunks.version === etag) discard(pk, chunks);
+      remember(pk, undefined);
+    },
+    collectOrphanChunks(options) {
+      ensureOpen();
+      return collectOrphanChunks(client, table, options).catch((err: unknown) => { throw storageError(err, o, `sweep orphaned chunks of table "${table}"`); });
     },
     ensureTable() {
       ensureOpen();

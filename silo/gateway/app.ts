@@ -97,7 +97,7 @@ export function createGatewayApp(backend: GatewayBackend, options: GatewayAppOpt
           c.header('traceparent', carrier.traceparent);
           if (carrier.tracestate !== undefined) c.header('tracestate', carrier.tracestate);
         },
-        (trace, onTrace) => withDeadline(backend.invoke({ ...target, args, context: call.context, deadline, trace, onTrace }), call.timeoutMs, target, deadline),
+        (trace, onTrace) => withDeadline(backend.invoke({ ...target, args, context: call.context, deadline, callId: call.callId, trace, onTrace }), call.timeoutMs, target, deadline),
       );
       return resultResponse(c, result, call.rich);
     } catch (err) {

@@ -25,6 +25,8 @@ export interface GatewayCall {
    * write (docs/storage.md, "Deadlines and state writes"); one that ignores it loses only that.
    */
   deadline?: CallDeadline;
+  /** The call's id from an `Idempotency-Key` header (docs/exactly-once.md); undefined: the router gives a fresh one. */
+  callId?: string;
   /** The trace context to continue (W3C `traceparent`), when the request carried one. */
   trace?: TraceCarrier;
   /** Told the context of the span the backend made for the call (the response's `traceparent`). */

@@ -9,6 +9,10 @@ import type { GatewayBackend, MethodStatus } from './backend.js';
 import { contextFromHeaders } from './context-headers.js';
 import type { GatewayEnv } from './env.js';
 import { HttpError } from './http-errors.js';
+import { IDEMPOTENCY_KEY_MAX, idempotencyCallId } from '../../runtime/call-log.js';
+
+/** The header that makes an HTTP call's retries one call (docs/exactly-once.md). */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
 export interface CallRequest {
   /** The body and result use the codec's media type (else plain JSON). */
@@ -17,6 +21,8 @@ export interface CallRequest {
   timeoutMs: number | undefined;
   context: Record<string, unknown> | undefined;
   methodStatus: MethodStatus;
+  /** The call id an `Idempotency-Key` gives (per grain and method); undefined: the gateway's own, fresh. */
+  callId: string | undefined;
 }
 
 export interface CallHeaderOptions {
@@ -43,7 +49,8 @@ export function callHeaders(backend: GatewayBackend, options: CallHeaderOptions)
     if (methodStatus === 'not_callable') {
       throw new HttpError('method_not_found', `grain type ${type} has no callable method "${method}"`);
     }
-    c.set('call', { rich, timeoutMs, context, methodStatus });
+    const callId = parseIdempotencyKey(c.req.header(IDEMPOTENCY_HEADER), method);
+    c.set('call', { rich, timeoutMs, context, methodStatus, callId });
     await next();
   });
 }
@@ -77,4 +84,16 @@ function parseTimeout(raw: string | undefined, max: number): number | undefined 
     throw new HttpError('invalid_request', `${TIMEOUT_HEADER} must be a whole number of milliseconds from 1 to ${max} (got ${JSON.stringify(raw.slice(0, 40))})`);
   }
   return Math.min(Number(raw), max);
+}
+
+/** Printable ASCII, 1 to IDEMPOTENCY_KEY_MAX characters (what a UUID, a ULID or a hash is). */
+const KEY_PATTERN = /^[\x21-\x7e]+$/;
+
+function parseIdempotencyKey(raw: string | undefined, method: string): string | undefined {
+  if (raw === undefined) return undefined;
+  const key = raw.trim();
+  if (key.length === 0 || key.length > IDEMPOTENCY_KEY_MAX || !KEY_PATTERN.test(key)) {
+    throw new HttpError('invalid_request', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces, e.g. a UUID (got ${JSON.stringify(raw.slice(0, 40))}${raw.length > 40 ? '…' : ''})`);
+  }
+  return idempotencyCallId(method, key);
 }

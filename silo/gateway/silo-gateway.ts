@@ -35,8 +35,8 @@ export interface GatewayOptions extends GatewayAppOptions {
 
 export function siloBackend(silo: Silo): GatewayBackend {
   return {
-    invoke({ type, key, method, args, context, deadline, trace, onTrace }) {
-      const send = () => silo.router.invoke(grainId(type, key), `${type}/${key}`, method, args, deadline);
+    invoke({ type, key, method, args, context, deadline, callId, trace, onTrace }) {
+      const send = () => silo.router.invoke(grainId(type, key), `${type}/${key}`, method, args, { deadline, id: callId });
       if (trace === undefined && !tracingEnabled()) return context === undefined ? send() : RequestContext.run(context, send);
       // A scope of the call's own: it carries the trace on (`trace` call extension), under a CLIENT span when tracing.
       const scope = newScope({ ctx: context, ext: trace === undefined ? undefined : { [TRACE_EXTENSION]: trace } });

@@ -123,7 +123,7 @@ class MemoryConnection implements ClusterConnection {
 
   readonly transport = {
     request: (siloId: string, payload: string, timeoutMs: number): Promise<string> => {
-      if (this.closed) return Promise.reject(new SiloUnavailableError('this cluster connection is closed'));
+      if (this.closed) return Promise.reject(new SiloUnavailableError('this cluster connection is closed', { data: { closed: true } }));
       const inbox = this.net.inboxes.get(siloId);
       if (inbox === undefined) {
         return Promise.reject(new SiloUnavailableError(`no responders for silo ${siloId}`, { data: { retryable: true, silo: siloId } }));

@@ -45,11 +45,11 @@ export function memoryJournal(): JournalStorage {
       if (j === undefined || snapshot.version > j.version || snapshot.version < 1) {
         throw new InvalidArgumentError(`snapshot of ${key} at version ${snapshot.version} is outside its journal (version ${j?.version ?? 0})`);
       }
-      if (j.snapshot === undefined || j.snapshot.version < snapshot.version) j.snapshot = { ...snapshot };
+      if (j.snapshot === undefined || j.snapshot.version <= snapshot.version) j.snapshot = { ...snapshot };
     },
   };
 }
 
 function copyBatch(b: JournalBatch): JournalBatch {
-  return { from: b.from, events: [...b.events], eventVersion: b.eventVersion };
+  return { from: b.from, events: [...b.events], eventVersion: b.eventVersion, ...(b.calls !== undefined ? { calls: b.calls } : {}) };
 }

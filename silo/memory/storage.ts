@@ -52,6 +52,13 @@ export function memoryStorage(): MemoryStorage {
       items.set(key, { payload, version });
       return String(version);
     },
+    async delete(id, name, etag) {
+      const key = keyOf(id, name);
+      const item = items.get(key);
+      if (item === undefined) return;
+      check(id, name, item, etag);
+      items.delete(key);
+    },
     async clear(id, name, etag) {
       const key = keyOf(id, name);
       const item = items.get(key);

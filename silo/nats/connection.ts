@@ -197,7 +197,7 @@ export class NatsClusterConnection implements ClusterConnection {
       this.transport.connected = false;
       this.link.lost();
       this.membership.onDisconnect();
-      this.transport.failAll(new SiloUnavailableError('the NATS connection closed while the call was in flight; it may or may not have run'));
+      this.transport.failAll(new SiloUnavailableError('the NATS connection closed while the call was in flight; it may or may not have run', { data: { closed: true } }));
     }
   }
 

@@ -74,7 +74,7 @@ export class NatsGatewayConnection implements ClusterConnection {
     }
     if (!this.finished) {
       logger.error('the NATS connection closed and will not reconnect; this client is cut off from the cluster');
-      this.down(new SiloUnavailableError('the NATS connection closed while the call was in flight; it may or may not have run'));
+      this.down(new SiloUnavailableError('the NATS connection closed while the call was in flight; it may or may not have run', { data: { closed: true } }));
     }
   }
 

@@ -181,7 +181,7 @@ export class NatsTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
-    this.failAll(new SiloUnavailableError('the NATS cluster connection was closed while the call was in flight; it may or may not have run'));
+    this.failAll(new SiloUnavailableError('the NATS cluster connection was closed while the call was in flight; it may or may not have run', { data: { closed: true } }));
     this.sub.unsubscribe();
   }
 

@@ -124,6 +124,14 @@ export function durableObjectStorage(storage: DurableObjectStorageLike, options:
       if (elsewhere(id)) return others!.clear(id, name, etag);
       return put(id, name, null, etag);
     },
+    async delete(id, name, etag) {
+      if (elsewhere(id)) return others!.delete!(id, name, etag);
+      const key = keyOf(id, name);
+      const item = itemAt(key);
+      if (item === undefined) return;
+      check(id, name, item, etag);
+      kv!.delete(key);
+    },
   };
 }
 

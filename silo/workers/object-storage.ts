@@ -14,7 +14,7 @@ import type { DurableObjectNamespaceLike, GrainObjectStub } from './cloudflare.j
 import { stubError } from './stub-router.js';
 
 interface StorageOp {
-  op: 'read' | 'write' | 'clear' | 'journal.load' | 'journal.readEvents' | 'journal.append' | 'journal.writeSnapshot';
+  op: 'read' | 'write' | 'clear' | 'delete' | 'journal.load' | 'journal.readEvents' | 'journal.append' | 'journal.writeSnapshot';
   /** `"type/key"`. */
   id: string;
   name: string;
@@ -44,6 +44,7 @@ export function remoteObjectStorage(namespace: DurableObjectNamespaceLike<GrainO
     read: (id, name) => send(id, { op: 'read', id: String(id), name }) as ReturnType<StorageProvider['read']>,
     write: (id, name, payload, etag) => send(id, { op: 'write', id: String(id), name, payload, etag }) as Promise<string>,
     clear: (id, name, etag) => send(id, { op: 'clear', id: String(id), name, etag }) as Promise<string>,
+    delete: (id, name, etag) => send(id, { op: 'delete', id: String(id), name, etag }).then(() => undefined),
     // The journal of a grain lives in its own object (silo/workers/durable-journal.ts).
     journal: {
       load: (id, hint) => send(id, { op: 'journal.load', id: String(id), name: '', args: [hint] }) as Promise<LoadedJournal>,
@@ -66,6 +67,7 @@ export async function serveStorageOp(local: StorageProvider, payload: string): P
     if (op.op === 'read') value = await local.read(id, op.name);
     else if (op.op === 'write' && typeof op.payload === 'string') value = await local.write(id, op.name, op.payload, op.etag);
     else if (op.op === 'clear') value = await local.clear(id, op.name, op.etag);
+    else if (op.op === 'delete' && typeof op.etag === 'string' && local.delete !== undefined) value = await local.delete(id, op.name, op.etag);
     else if (typeof op.op === 'string' && op.op.startsWith('journal.') && local.journal !== undefined && Array.isArray(op.args)) value = await journalOp(local.journal, id, op.op, op.args);
     else throw new InvalidArgumentError(`malformed storage request: ${JSON.stringify(op.op)}`);
     return encode({ k: 'ok', value } satisfies StorageReply);

@@ -88,8 +88,8 @@ function workerBackend(rt: WorkersRuntime, env: WorkerEnv): GatewayBackend {
   const metrics = new SiloMetrics();
   const streams = workerStreams(env, rt);
   return {
-    invoke({ type, key, method, args, context }) {
-      const send = () => rt.router.invoke(grainId(type, key), `${type}/${key}`, method, args);
+    invoke({ type, key, method, args, context, callId }) {
+      const send = () => rt.router.invoke(grainId(type, key), `${type}/${key}`, method, args, { id: callId });
       return context === undefined ? send() : RequestContext.run(context, send);
     },
     methodStatus(type, method) {

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Grain, GrainClient, InvalidArgumentError, Silo, TestCluster, TimeoutError, memoryStorage, type StorageProvider } from 'granary';
 import { FakeClock } from 'granary/testing';
-import { CODEC_LIMITS, decode, grainId, jsonLogger } from 'granary/internal';
+import { CODEC_LIMITS, decodeStoredState, grainId, jsonLogger } from 'granary/internal';
 import { call } from './helpers.js';
 
 /** `levels` arrays nested in one another. */
@@ -121,7 +121,7 @@ describe('one depth limit for stored state and answers', () => {
 
   const storedTree = async (key: string) => {
     const s = await storage.read(grainId('Ledger', key), 'state');
-    return s?.payload === undefined ? undefined : depthOf((decode(s.payload) as { tree: unknown }).tree);
+    return s?.payload === undefined ? undefined : depthOf((decodeStoredState(s.payload) as { tree: unknown }).tree);
   };
 
   it('a value deeper than the limit is refused before writeState commits: 400 invalid_argument, nothing stored', async () => {
@@ -188,7 +188,7 @@ describe('the gateway deadline and state writes (x-granary-timeout-ms: 1)', () =
 
   const stored = async (key: string) => {
     const s = await storage.read(grainId('Ledger', key), 'state');
-    return s?.payload === undefined ? undefined : (decode(s.payload) as { n: number }).n;
+    return s?.payload === undefined ? undefined : (decodeStoredState(s.payload) as { n: number }).n;
   };
 
   it('a turn that has begun its write when the deadline passes answers with the write\'s outcome, not 504', async () => {
@@ -253,7 +253,7 @@ describe('the runtime deadline and state writes (fake clock)', () => {
       waiting!.release();
       expect(await turnEnded).toMatch(/^TimeoutError: /);
       const s = await storage.read(grainId('Ledger', 'w'), 'state');
-      expect((decode(s!.payload!) as { n: number }).n).toBe(5);
+      expect((decodeStoredState(s!.payload!) as { n: number }).n).toBe(5);
     } finally {
       await silo.stop();
     }

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoStorage, type DynamoStorage } from 'granary';
-import { decode, encode, grainId } from 'granary/internal';
+import { decodeStoredState, encode, grainId } from 'granary/internal';
 import { startDynalite, tempDir, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
 import { post, spawnSilo, type SiloProcess } from './silo-process.js';
 
@@ -52,7 +52,7 @@ describe('storage failures through a silo process', () => {
     // Another writer moves the stored version under the live activation.
     const id = grainId('Counter', 'raced');
     const stored = (await direct.read(id, 'state'))!;
-    expect(decode(stored.payload!)).toEqual({ value: 1 });
+    expect(decodeStoredState(stored.payload!)).toEqual({ value: 1 });
     await direct.write(id, 'state', encode({ value: 100 }), stored.etag);
 
     const lost = await post(p.url, '/grains/Counter/raced/add', { args: [1] });

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Grain, InconsistentStateError, Silo, type GrainId, type StorageProvider } from 'granary';
-import { decode, encode, grainId } from 'granary/internal';
+import { decode, decodeStoredState, encode, grainId, parseStoredPayload } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { workloadRandom } from '../support/random.js';
 
@@ -74,7 +74,7 @@ export function storageConformance(name: string, setup: () => Promise<StorageUnd
         expect(await c.add(5)).toBe(5);
         const stored = await storage.read(grainId('Counter', key), S);
         expect(stored?.payload).toBeDefined();
-        expect(decode(stored!.payload!)).toEqual({ value: 5 });
+        expect(decodeStoredState(stored!.payload!)).toEqual({ value: 5 });
       } finally {
         await silo.stop();
       }
@@ -191,7 +191,31 @@ export function storageConformance(name: string, setup: () => Promise<StorageUnd
       expect(t2).not.toBe(t1);
     });
 
-    it('clearState through a grain resets it to initialState() and persists the tombstone', async () => {
+    it('delete (optional port method): conditional on the version, leaves nothing, and a later create starts afresh', async (ctx) => {
+      if (storage.delete === undefined) ctx.skip();
+      const del = storage.delete!.bind(storage);
+      const id = freshId('delete');
+      const e1 = await storage.write(id, S, '{"s":"committed"}', undefined);
+      const e2 = await storage.write(id, S, '{"s":"other"}', e1);
+      // Conditional: a stale or made-up version is refused and nothing is removed.
+      expect(await rejection(del(id, S, e1))).toBeInstanceOf(InconsistentStateError);
+      expect(await rejection(del(id, S, 'not-a-version'))).toBeInstanceOf(InconsistentStateError);
+      expect(await storage.read(id, S)).toEqual({ payload: '{"s":"other"}', etag: e2 });
+      await del(id, S, e2);
+      // Gone, tombstone and all: a create-only write succeeds again.
+      expect(await storage.read(id, S)).toBeUndefined();
+      await del(id, S, e2); // deleting what is gone resolves (a retried delete whose first attempt landed)
+      const e3 = await storage.write(id, S, '{"s":"again"}', undefined);
+      expect(await storage.read(id, S)).toEqual({ payload: '{"s":"again"}', etag: e3 });
+      // A tombstone (clear) can be deleted too; other state names of the id are untouched.
+      await storage.write(id, 'other', '{"keep":true}', undefined);
+      const e4 = await storage.clear(id, S, e3);
+      await del(id, S, e4);
+      expect(await storage.read(id, S)).toBeUndefined();
+      expect((await storage.read(id, 'other'))?.payload).toBe('{"keep":true}');
+    });
+
+    it('clearState through a grain resets it to initialState() and persists the cleared state (the call record stays: docs/exactly-once.md)', async () => {
       const silo = await Silo.start({ grains: [Notebook], storage });
       try {
         const key = `nb-${Date.now().toString(36)}-${++seq}`;
@@ -201,7 +225,10 @@ export function storageConformance(name: string, setup: () => Promise<StorageUnd
         await nb.wipe();
         expect(await nb.list()).toEqual([]);
         const stored = await storage.read(grainId('ConformanceNotebook', key), S);
-        expect(stored?.payload).toBeUndefined();
+        // The calls came with ids, so the clear is a write of their record and no state.
+        const { state, log } = parseStoredPayload(stored!.payload!);
+        expect(state).toBeNull();
+        expect(log!.size).toBe(3);
         expect(await nb.add('z')).toBe(1);
       } finally {
         await silo.stop();
@@ -220,7 +247,7 @@ export function storageConformance(name: string, setup: () => Promise<StorageUnd
         const err = await rejection(b.getGrain(Counter, key).add(10));
         expect(err).toBeInstanceOf(InconsistentStateError);
         expect(err.message).toContain(`Counter/${key}`);
-        expect(decode((await storage.read(grainId('Counter', key), S))!.payload!)).toEqual({ value: 1 });
+        expect(decodeStoredState((await storage.read(grainId('Counter', key), S))!.payload!)).toEqual({ value: 1 });
       } finally {
         await Promise.all([a.stop(), b.stop()]);
       }

@@ -170,6 +170,44 @@ export function dynamoBehaviour(name: string, endpoint: () => string): void {
       expect(await rejection(s.write(id, 'state', '"late"', '2'))).toBeInstanceOf(InconsistentStateError);
     });
 
+    it('a write that dies between its chunks and its head leaves orphaned chunks; the bounded sweep collects them, and only them', async () => {
+      const id = grainId('Orphan', 'big');
+      const pk = 'Orphan/big#state';
+      const e1 = await direct.write(id, 'state', randomText(768 * 1024), undefined);
+      const live = await items(direct, pk);
+      const stored = await direct.read(id, 'state');
+      // The crash: chunks land, the head write never answers (the writer is gone: nobody cleans up).
+      const s = via({ requestTimeoutMs: 300, maxAttempts: 1 });
+      proxy.decide = (op, body) => (op === 'PutItem' && body.includes('"chunkSet"') ? 'hang' : 'forward');
+      expect(await rejection(s.write(id, 'state', randomText(768 * 1024), e1))).toBeInstanceOf(SiloUnavailableError);
+      // The same for a state that never had a head.
+      expect(await rejection(s.write(grainId('Orphan', 'new'), 'state', randomText(768 * 1024), undefined))).toBeInstanceOf(SiloUnavailableError);
+      proxy.decide = () => 'forward';
+      const orphans = (await items(direct, 'Orphan/')).length - live.length;
+      expect(live).toHaveLength(4); // the head and its 3 chunks
+      expect(orphans).toBe(6); // 3 + 3 chunks no head names
+
+      // Young chunks may belong to a write in progress: kept.
+      expect(await direct.collectOrphanChunks()).toMatchObject({ deleted: 0 });
+      expect(await items(direct, 'Orphan/')).toHaveLength(live.length + orphans);
+      // Past the age bound, in slices of 3 items: every orphan goes, the live state stays whole.
+      let next: string | undefined;
+      let deleted = 0;
+      let slices = 0;
+      do {
+        const r = await direct.collectOrphanChunks({ now: Date.now() + 11 * 60_000, maxItems: 3, startAfter: next });
+        expect(r.scanned).toBeLessThanOrEqual(3);
+        deleted += r.deleted;
+        next = r.next;
+        slices++;
+      } while (next !== undefined);
+      expect(slices).toBeGreaterThan(1);
+      expect(deleted).toBe(orphans);
+      const after = await items(direct, 'Orphan/');
+      expect(after.map((i) => i.pk!.S).sort()).toEqual(live.map((i) => i.pk!.S).sort());
+      expect(await direct.read(id, 'state')).toEqual(stored);
+    });
+
     it('an endpoint that never answers fails within the configured bound, naming the endpoint', async () => {
       const s = via({ requestTimeoutMs: 300, maxAttempts: 2 });
       proxy.decide = () => 'hang';

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InconsistentStateError, TestCluster, dynamoStorage, memoryCluster, type DynamoStorage } from 'granary';
-import { decode, grainId } from 'granary/internal';
+import { decodeStoredState, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { clusterConformance, hostOf } from '../conformance/cluster.js';
 import { startDynalite, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
@@ -57,7 +57,7 @@ describe('TestCluster on DynamoDB storage', () => {
     await c.killSilo(hostOf(c, 'Counter/a'));
     await c.startSilo();
     expect(await c.client.getGrain(Counter, 'a').get()).toBe(13);
-    expect(decode((await storage.read(grainId('Counter', 'a'), 'state'))!.payload!)).toEqual({ value: 13 });
+    expect(decodeStoredState((await storage.read(grainId('Counter', 'a'), 'state'))!.payload!)).toEqual({ value: 13 });
   });
 
   it('state survives idle deactivation', async () => {
@@ -86,7 +86,7 @@ describe('TestCluster on DynamoDB storage', () => {
     expect(err!.message).toContain('Counter/shared');
     expect(await a.add(1)).toBe(2);
     const stored = await opened.at(-1)!.read(grainId('Counter', 'shared'), 'state');
-    expect(decode(stored!.payload!)).toEqual({ value: 2 });
+    expect(decodeStoredState(stored!.payload!)).toEqual({ value: 2 });
   });
 });
 

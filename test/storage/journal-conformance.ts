@@ -140,5 +140,70 @@ export function journalConformance(name: string, setup: () => Promise<JournalUnd
       expect(flatten(0, (await j.load(a)).batches)).toEqual([ev(0)]);
       expect(flatten(0, (await j.load(b)).batches)).toEqual([ev(0), ev(1)]);
     });
+
+    // The call record (exactly-once, runtime/call-log.ts) commits with its batch and comes back from load.
+    const record = (id: string) => JSON.stringify([[id, 2, 1, '{"n":1}', 0]]);
+
+    it('a batch\'s call record comes back from load on the last batch; a batch without one keeps the latest', async () => {
+      const id = freshId('calls');
+      await j.append(id, batch(0, 1));
+      expect((await j.load(id)).batches.at(-1)!.calls).toBeUndefined();
+      await j.append(id, { ...batch(1, 2), calls: record('c1') });
+      expect((await j.load(id)).batches.at(-1)!.calls).toBe(record('c1'));
+      await j.append(id, { ...batch(3, 1), calls: record('c2') });
+      const loaded = await j.load(id);
+      expect(flatten(0, loaded.batches)).toEqual([0, 1, 2, 3].map(ev));
+      expect(loaded.batches.at(-1)!.calls).toBe(record('c2'));
+      // A refused append stores neither its events nor its record.
+      await rejection(j.append(id, { ...batch(1, 1), calls: record('lost') }));
+      expect((await j.load(id)).batches.at(-1)!.calls).toBe(record('c2'));
+      // The latest record of the batches that have one.
+      await j.append(id, batch(4, 1));
+      const after = (await j.load(id)).batches;
+      expect(after.map((b) => b.calls).filter((c) => c !== undefined).at(-1)).toBe(record('c2'));
+    });
+
+    it('a snapshot\'s call record comes back from load', async () => {
+      const id = freshId('snapcalls');
+      await j.append(id, { ...batch(0, 2), calls: record('s1') });
+      await j.writeSnapshot(id, { version: 2, payload: '{"sum":1}', eventVersion: 1, calls: record('s1') });
+      const loaded = await j.load(id, 10);
+      expect(loaded.snapshot).toEqual({ version: 2, payload: '{"sum":1}', eventVersion: 1, calls: record('s1') });
+      expect(loaded.batches).toEqual([]);
+      await j.append(id, { ...batch(2, 1), calls: record('s2') });
+      const next = await j.load(id, 10);
+      expect(next.snapshot!.calls).toBe(record('s1'));
+      expect(next.batches.at(-1)!.calls).toBe(record('s2'));
+    });
+
+    it('a snapshot written again at its version replaces the stored one: a newer call record with no new events', async () => {
+      const id = freshId('recordonly');
+      await j.append(id, { ...batch(0, 1), calls: record('r1') });
+      await j.writeSnapshot(id, { version: 1, payload: '{"sum":0}', eventVersion: 1, calls: record('r1') });
+      await j.writeSnapshot(id, { version: 1, payload: '{"sum":0}', eventVersion: 1, calls: record('r2') });
+      const loaded = await j.load(id, 10);
+      expect(loaded.snapshot).toEqual({ version: 1, payload: '{"sum":0}', eventVersion: 1, calls: record('r2') });
+      expect(loaded.batches).toEqual([]);
+      // A record stored with no new events at the end of the journal: the next load's latest.
+      await j.append(id, { ...batch(1, 1), calls: record('r3') });
+      await j.writeSnapshot(id, { version: 2, payload: '{"sum":1}', eventVersion: 1, calls: record('r4') });
+      expect((await j.load(id, 10)).snapshot!.calls).toBe(record('r4'));
+    });
+
+    it('a call record too large for one storage item with its batch is appended, loaded and snapshotted whole', async () => {
+      const id = freshId('bigcalls');
+      const big = JSON.stringify([['big', 0, { v: 'y'.repeat(400_000) }]]);
+      await j.append(id, { ...batch(0, 1), calls: big });
+      expect((await j.load(id)).batches.at(-1)!.calls).toBe(big);
+      const events = Array.from({ length: 2 }, (_, i) => JSON.stringify('x'.repeat(200_000) + i));
+      await j.append(id, { from: 1, events, eventVersion: 1, calls: big + ' ' });
+      const loaded = await j.load(id);
+      expect(flatten(0, loaded.batches)).toEqual([ev(0), ...events]);
+      expect(loaded.batches.at(-1)!.calls).toBe(big + ' ');
+      await j.writeSnapshot(id, { version: 3, payload: JSON.stringify('z'.repeat(100_000)), eventVersion: 1, calls: big });
+      const snap = (await j.load(id, 10)).snapshot!;
+      expect(snap.calls).toBe(big);
+      expect(snap.payload).toBe(JSON.stringify('z'.repeat(100_000)));
+    });
   });
 }

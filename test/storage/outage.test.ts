@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Silo, SiloUnavailableError, dynamoStorage, startEmbeddedDynalite, type DynamoStorage, type EmbeddedDynalite } from 'granary';
-import { decode, jsonLogger, grainId } from 'granary/internal';
+import { decodeStoredState, jsonLogger, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { tempDir, uniqueTable } from '../support/dynamodb.js';
 import { workloadRandom } from '../support/random.js';
@@ -46,7 +46,7 @@ describe('embedded dynalite on disk', () => {
     const s2 = dynamoStorage({ table, endpoint: second.endpoint, region: 'local' });
     cleanups.push(() => s2.close());
     await s2.checkTable();
-    expect(decode((await s2.read(grainId('Counter', 'kept'), 'state'))!.payload!)).toEqual({ value: 41 });
+    expect(decodeStoredState((await s2.read(grainId('Counter', 'kept'), 'state'))!.payload!)).toEqual({ value: 41 });
     expect(await s2.read(grainId('Disk', 'big'), 'state')).toEqual({ payload: big, etag: bigEtag });
     const again = await Silo.start({ grains: [Counter], storage: s2 });
     cleanups.push(() => again.stop());
@@ -95,7 +95,7 @@ describe('DynamoDB unreachable under a running silo', () => {
     // fails"): the next call starts from the stored state, without the failed increment.
     const after = await c.add(1);
     expect(after).toBe(3);
-    expect(decode((await storage.read(grainId('Counter', 'steady'), 'state'))!.payload!)).toEqual({ value: after });
+    expect(decodeStoredState((await storage.read(grainId('Counter', 'steady'), 'state'))!.payload!)).toEqual({ value: after });
     expect(await silo.getGrain(Counter, 'newcomer').add(5)).toBe(5);
     expect(silo.activationCount('Counter')).toBe(2);
   });

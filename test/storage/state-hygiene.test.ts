@@ -14,7 +14,7 @@ import {
   Grain, GrainError, InconsistentStateError, InvalidArgumentError, Silo, SiloUnavailableError, dynamoStorage, memoryStorage,
   type DynamoStorage, type StorageProvider,
 } from 'granary';
-import { CODEC_LIMITS, decode, encode, grainId, jsonLogger } from 'granary/internal';
+import { CODEC_LIMITS, decodeStoredState, encode, grainId, jsonLogger } from 'granary/internal';
 import { INTERNAL, startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { startDynalite, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
 
@@ -116,7 +116,7 @@ const logger = jsonLogger({ level: 'warn', write: (line) => logged.push(line) })
 
 async function stored(storage: StorageProvider, key: string): Promise<number | undefined> {
   const s = await storage.read(grainId('Box', key), 'state');
-  return s?.payload === undefined ? undefined : (decode(s.payload) as { n: number }).n;
+  return s?.payload === undefined ? undefined : (decodeStoredState(s.payload) as { n: number }).n;
 }
 
 /** Waits until the activation of `key` that failed has gone (the next call meets a fresh one). */

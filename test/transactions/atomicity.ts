@@ -1,6 +1,6 @@
 /** Atomicity: everything a transaction changed commits, or nothing does and nothing is left. */
 import { describe, expect, it } from 'vitest';
-import { GrainError, TransactionAbortedError, decode, grainId, readRecordForTest, type StorageProvider } from './imports.js';
+import { GrainError, TransactionAbortedError, decode, decodeStoredState, grainId, readRecordForTest, type StorageProvider } from './imports.js';
 import { Account, Bank, Ledger } from '../../grains/index.js';
 import { Pair, Probe } from './grains.js';
 import { abortedWith, balances, deferred, fund, pending, placeOn, retrying, type SuiteContext } from './support.js';
@@ -140,6 +140,6 @@ export function atomicity(s: SuiteContext): void {
 
 async function storedItem(storage: StorageProvider, type: string, key: string, name: string): Promise<unknown> {
   const stored = await storage.read(grainId(type, key), `txn:${name}`);
-  return stored?.payload === undefined ? undefined : decode(stored.payload);
+  return stored?.payload === undefined ? undefined : decodeStoredState(stored.payload);
 }
 

@@ -7,6 +7,8 @@ import { inDoubtCommits } from './in-doubt.js';
 import { isolation } from './isolation.js';
 import { options } from './options.js';
 import { setupSuite, type StorageFactory } from './support.js';
+import { twinReads } from './twins.js';
+import { recordRetention } from './retention.js';
 import { writeCounts } from './writes.js';
 
 export function transactionSuite(name: string, factory: StorageFactory, bank: BankOptions = { transfers: 2_000 }): void {
@@ -18,6 +20,8 @@ export function transactionSuite(name: string, factory: StorageFactory, bank: Ba
     inDoubtCommits(s);
     options(s);
     writeCounts(s);
+    twinReads(s);
+    recordRetention(s);
     bankInvariant(s, bank);
   });
 }

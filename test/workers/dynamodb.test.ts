@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrainClient, Silo, dynamoStorage, type DynamoStorage } from 'granary';
-import { decode, grainId } from 'granary/internal';
+import { decodeStoredState, grainId } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { startDynalite, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
 import { describeGrainBehaviour, httpClient } from './behaviour-suite.js';
@@ -46,7 +46,7 @@ describe('Worker on DynamoDB: one table for Workers and silos', () => {
   it('what a grain object writes is the item a Node silo reads, ETag included', async () => {
     expect(await client.getGrain(Counter, 'shared').add(41)).toBe(41);
     const stored = await storage.read(grainId('Counter', 'shared'), 'state');
-    expect(decode(stored!.payload!)).toEqual({ value: 41 });
+    expect(decodeStoredState(stored!.payload!)).toEqual({ value: 41 });
 
     const silo = await Silo.start({ grains: [Counter], storage });
     try {
@@ -56,7 +56,7 @@ describe('Worker on DynamoDB: one table for Workers and silos', () => {
     }
     // The Worker's activation still holds the current ETag: its next write commits.
     expect(await client.getGrain(Counter, 'shared').add(1)).toBe(42);
-    expect(decode((await storage.read(grainId('Counter', 'shared'), 'state'))!.payload!)).toEqual({ value: 42 });
+    expect(decodeStoredState((await storage.read(grainId('Counter', 'shared'), 'state'))!.payload!)).toEqual({ value: 42 });
   });
 
   it('a write from a stale version loses with InconsistentStateError (409) and the stale activation goes, as on silos', async () => {

@@ -33,6 +33,12 @@ registerGrainTypeFeature({
   },
   stateLoader(type) {
     if (!isJournaled(type)) return undefined;
-    return (act) => journalFor(act).load();
+    return (act) => {
+      const journal = journalFor(act);
+      // Where the activation stores a call record alone (runtime/activation.ts, `writeRecord`):
+      // the journal, not the state port.
+      act.recordWriter = () => journal.storeCallRecord();
+      return journal.load();
+    };
   },
 });

@@ -7,8 +7,15 @@
  * Appends go one after another (interleaved turns share the activation): each takes every
  * event pending when it starts. A failed append drops every unconfirmed event and reloads the
  * stored truth; a turn whose events were dropped sees its `confirmEvents()` reject.
+ *
+ * Exactly-once (runtime/call-log.ts, docs/exactly-once.md): each batch carries the grain's
+ * call record, with the ids of the calls waiting on its append, in the same atomic write as
+ * the events. A call re-sent after its silo died finds its id there: answered from the
+ * record when its outcome was stored, else replayed from the state before it, its confirms
+ * that committed skipped (their events dropped, not appended again).
  */
 import type { Activation, ActivationComponent } from '../../activation.js';
+import { CallLog, type TurnIds } from '../../call-log.js';
 import { copy, decode, encode, type DecodeOptions } from '../../codec.js';
 import { currentScope } from '../../context.js';
 import { GrainError, InconsistentStateError, InvalidArgumentError } from '../../errors.js';
@@ -34,6 +41,14 @@ interface Ticket {
   through: number;
   /** Set when its events were dropped: what the turn's `confirmEvents()` rejects with. */
   dropped?: { error: unknown };
+  /** The ids of the call whose turn raised them (none: a timer, activation, a call without an id). */
+  readonly turn: TurnIds | undefined;
+  /**
+   * The turn called `confirmEvents()` and waits on it: the batch holding these events is
+   * recorded under its id. (A turn that raised and never confirmed may have ended already:
+   * recording it would leave an entry nothing completes.)
+   */
+  confirming: boolean;
 }
 
 /** The ticket key of code that runs outside any call scope. */
@@ -60,6 +75,8 @@ export class JournalState implements ActivationComponent {
   /** Appends and reloads, one after another. */
   private chain: Promise<void> = Promise.resolve();
   private readonly decodeOptions: DecodeOptions;
+  /** Replaying turns that raised events since their last confirm (a replay's confirm skips a committed batch only then). */
+  private replayRaised = new WeakSet<TurnIds>();
 
   constructor(private readonly act: Activation, private readonly spec: JournalSpec) {
     this.decodeOptions = { ref: (t, k) => act.host.ref(t, k) };
@@ -114,9 +131,39 @@ export class JournalState implements ActivationComponent {
     this.confirmed = state;
     this.version = version;
     this.snapshotVersion = snap !== undefined && snap.eventVersion === this.spec.eventVersion ? snap.version : 0;
+    this.loadCallRecord(latestCalls(loaded.batches) ?? snap?.calls);
     this.dropTickets(undefined);
     this.grain.state = copy(state, this.decodeOptions);
     this.stale = false;
+  }
+
+  /**
+   * The stored call record becomes the activation's (a reload replaces it: the stored one is
+   * the truth), and while there is one, `storedState` is the confirmed state's text: what a
+   * replay returns to (runtime/activation.ts).
+   */
+  private loadCallRecord(calls: string | undefined): void {
+    let log: CallLog | null = null;
+    if (calls !== undefined) {
+      try {
+        log = CallLog.parse(calls);
+      } catch (err) {
+        throw this.broken(`its call record cannot be read (${(err as Error).message})`);
+      }
+    }
+    this.act.callLog = log;
+    this.act.storedState = log !== null ? this.confirmedText() : null;
+  }
+
+  /** The confirmed state's codec text (null at version 0: nothing stored, the initial state). */
+  private confirmedText(): string | null {
+    return this.version === 0 ? null : encode(this.confirmed);
+  }
+
+  /** The ids of the running call whose turn is running this code, if it has them. */
+  private turnOf(): TurnIds | undefined {
+    const scope = currentScope();
+    return scope !== undefined && scope.grain === this.act.key ? scope.turn : undefined;
   }
 
   private applyReplayed(state: unknown, event: unknown, n: number): unknown {
@@ -165,11 +212,17 @@ export class JournalState implements ActivationComponent {
       throw err;
     }
     this.grain.state = state;
+    const turn = this.turnOf();
+    if (turn !== undefined && turn.skipWrites > 0) {
+      // A replay: the call's first run appended these events (its next confirm skips them).
+      this.replayRaised.add(turn);
+      return;
+    }
     this.pending.push(...texts);
     this.raised += texts.length;
     const key = currentScope() ?? NO_SCOPE;
     let ticket = this.tickets.get(key);
-    if (ticket === undefined || !this.open.has(ticket)) this.tickets.set(key, ticket = { through: 0 });
+    if (ticket === undefined || !this.open.has(ticket)) this.tickets.set(key, ticket = { through: 0, turn, confirming: false });
     ticket.through = this.raised;
     this.open.add(ticket);
   }
@@ -205,12 +258,33 @@ export class JournalState implements ActivationComponent {
   /** Appends every raised event; resolves when all events raised before the call are confirmed. */
   async confirm(): Promise<void> {
     this.refuseInTransaction('confirm events');
+    const turn = this.turnOf();
+    if (turn !== undefined && turn.skipWrites > 0) {
+      this.skipReplayed(turn);
+      return;
+    }
     const ticket = this.tickets.get(currentScope() ?? NO_SCOPE);
+    if (ticket !== undefined) ticket.confirming = true;
     if (ticket?.dropped === undefined && this.pending.length === 0 && this.inflight.length === 0) return;
     await this.serial(() => this.appendPending());
     if (ticket?.dropped !== undefined) {
       throw ticket.dropped.error ?? new InconsistentStateError(`${this.act.key}: events raised by this call were discarded before they were confirmed (the journal was reloaded); retry the call`);
     }
+  }
+
+  /**
+   * A replay's confirm: the batch of the events it raised since its last confirm committed on
+   * the call's first run, so it is not appended again. After the last skipped one the grain's
+   * state is the stored truth again (with any other turn's unconfirmed events on top).
+   */
+  private skipReplayed(turn: TurnIds): void {
+    // No events raised since the last confirm: the first run appended nothing here either.
+    if (!this.replayRaised.delete(turn)) return;
+    if (--turn.skipWrites > 0) return;
+    let state = copy(this.confirmed, this.decodeOptions);
+    for (const t of this.inflight) state = this.applyOne(state, decode(t, this.decodeOptions));
+    for (const t of this.pending) state = this.applyOne(state, decode(t, this.decodeOptions));
+    this.grain.state = state;
   }
 
   private async appendPending(): Promise<void> {
@@ -221,6 +295,7 @@ export class JournalState implements ActivationComponent {
     this.pending = [];
     this.inflight = texts;
     const batch: JournalBatch = { from: this.version, events: texts, eventVersion: this.spec.eventVersion };
+    const record = this.recordFor(batch);
     try {
       await this.journal.append(this.act.id, batch);
     } catch (err) {
@@ -237,9 +312,44 @@ export class JournalState implements ActivationComponent {
     for (let i = 0; i < texts.length; i++) state = this.applyOne(state, decode(texts[i]!, this.decodeOptions));
     this.confirmed = state;
     this.version += texts.length;
+    record?.committed();
     for (const t of this.open) if (t.through <= through) this.open.delete(t);
     await this.publish(batch);
-    await this.maybeSnapshot();
+    await this.maybeSnapshot(batch.calls);
+  }
+
+  /**
+   * Puts the call record in `batch`: the ids of the calls waiting on this append, each with
+   * the confirmed state before it (what its replay starts from). The activation's record
+   * takes them only once the append committed (a refused append recorded nothing); undefined
+   * while there is no record to store.
+   */
+  private recordFor(batch: JournalBatch): { committed(): void } | undefined {
+    const ids: string[] = [];
+    for (const t of this.open) {
+      if (t.confirming && t.turn !== undefined && !ids.includes(t.turn.id)) ids.push(t.turn.id);
+    }
+    const log = this.act.callLog;
+    if (ids.length === 0) {
+      if (log !== null) batch.calls = log.text();
+      return log !== null ? { committed: () => { this.act.storedState = encode(this.confirmed); } } : undefined;
+    }
+    const prev = log !== null ? this.act.storedState : this.confirmedText();
+    // A copy takes the writes: the activation's record must not say this batch committed before it has.
+    const draft = log === null ? new CallLog() : CallLog.parse(log.text());
+    for (const id of ids) draft.writing(id, prev);
+    batch.calls = draft.text();
+    return {
+      committed: () => {
+        const live = (this.act.callLog ??= new CallLog());
+        for (const id of ids) {
+          // Recorded by storage (a reload) while its turn runs here: it is live again.
+          if (live.replayOf(id) !== undefined) live.resume(id);
+          live.writing(id, prev);
+        }
+        this.act.storedState = encode(this.confirmed);
+      },
+    };
   }
 
   private async publish(batch: JournalBatch): Promise<void> {
@@ -251,17 +361,36 @@ export class JournalState implements ActivationComponent {
   }
 
   /** Writes a snapshot when `snapshotEvery` events passed since the last; a failure loses nothing (the events stay). */
-  private async maybeSnapshot(): Promise<void> {
+  private async maybeSnapshot(calls: string | undefined): Promise<void> {
     const every = this.spec.snapshotEvery;
     if (every === 0 || this.version - this.snapshotVersion < every) return;
     const version = this.version;
     try {
       await journalTestHooks.beforeSnapshot?.(this.act.key, version);
-      await this.journal.writeSnapshot(this.act.id, { version, payload: encode(this.confirmed), eventVersion: this.spec.eventVersion });
+      // The state text is the stored state's when a call record keeps it current.
+      const payload = calls !== undefined && this.act.storedState !== null ? this.act.storedState : encode(this.confirmed);
+      await this.journal.writeSnapshot(this.act.id, { version, payload, eventVersion: this.spec.eventVersion, ...(calls !== undefined ? { calls } : {}) });
       this.snapshotVersion = version;
     } catch (err) {
       this.act.host.reportError(this.act, 'journal snapshot', err);
     }
+  }
+
+  /**
+   * Stores the call record with no new events: a call whose record cannot replay it (the
+   * state before it was over REPLAY_STATE_LIMIT) has its outcome stored before it is answered
+   * (runtime/activation.ts, `writeRecord`). A batch needs events, so the record goes into a
+   * snapshot at the current version, which a load reads when no batch follows it (one that
+   * follows carries a newer record). Nothing to store before anything was appended.
+   */
+  storeCallRecord(): Promise<void> {
+    return this.serial(async () => {
+      const log = this.act.callLog;
+      if (log === null || this.version === 0 || this.stale) return;
+      const payload = this.act.storedState ?? encode(this.confirmed);
+      await this.journal.writeSnapshot(this.act.id, { version: this.version, payload, eventVersion: this.spec.eventVersion, calls: log.text() });
+      this.snapshotVersion = this.version;
+    });
   }
 
   // ---- reading ---------------------------------------------------------------------
@@ -305,4 +434,13 @@ export class JournalState implements ActivationComponent {
       { code: 'transaction_not_allowed' });
     }
   }
+}
+
+/** The call record of the last batch that has one. */
+function latestCalls(batches: readonly JournalBatch[]): string | undefined {
+  for (let i = batches.length - 1; i >= 0; i--) {
+    const calls = batches[i]!.calls;
+    if (calls !== undefined) return calls;
+  }
+  return undefined;
 }

@@ -12,6 +12,7 @@
 import { waitTimer, type Clock } from '../../clock.js';
 import { childScope, currentScope, scopeStorage } from '../../context.js';
 import { abortedError, refusal, TransactionInDoubtError, type RefusalCode } from './errors.js';
+import { SiloUnavailableError } from '../../errors.js';
 import { MSG, type TxnEnv } from './host.js';
 import { askVote, notify, type PartEntry } from './manager.js';
 import { resolveRunOptions, type TransactionRunOptions } from './options.js';
@@ -47,6 +48,11 @@ export async function runTransaction<T>(env: TxnEnv, fn: () => T | Promise<T>, o
   const o = resolveRunOptions(options);
   const cur = currentScope();
   if (o.option === 'createOrJoin' && txnOfScope(cur) !== undefined) return await fn();
+  if (cur?.turn?.resent === true) {
+    // Its first run may have committed a transaction that this one would repeat; one-phase
+    // commits leave no record to ask, so it cannot be told (docs/exactly-once.md).
+    throw new SiloUnavailableError(`call ${cur.turn.id} to ${cur.grain ?? 'a grain'} was re-sent after its silo died while it ran, and it starts a transaction that its first run may have committed; it is not run again: find out whether the transaction took effect before retrying`, { data: { callId: cur.turn.id, reason: 'transaction_not_rerun' } });
+  }
   const txn = new TxnContext(newTxnId(env.clock), env.clock.now() + o.timeoutMs, o.lockWaitMs);
   const scope = childScope(cur, { ...cur?.ext, [TXN]: txn });
   let value: T;

@@ -17,7 +17,8 @@ import { abortedError, refusal, TransactionInDoubtError, type RefusalCode } from
 import { DEAD, MSG, siloEnv, type TxnActivation, type TxnEnv } from './host.js';
 import { transactionTestHooks } from './hooks.js';
 import type { Participant, Vote } from './participant.js';
-import { createRecord, readRecord, type Outcome } from './records.js';
+import { createRecord, readRecord, type Outcome, type TxnRecord } from './records.js';
+import { transactionDefaults } from './options.js';
 import type { TxnWire } from './txn-context.js';
 
 /** A participant as the coordinator lists it: `[grainKey, wrote ? 1 : 0]`. */
@@ -41,16 +42,19 @@ export async function finish(act: TxnActivation, p: Participant | undefined, w: 
   const env = siloEnv(act);
   const storage = act.host.storage;
   const clock = act.host.clock;
+  const received = clock.now();
   const me = act.key;
   const t = p?.txns.get(w.id);
   const others = parts.filter(([k]) => k !== me).map(([k, wr]) => ({ key: k, wrote: wr === 1 }));
   const writers = parts.filter(([, wr]) => wr === 1);
   let preparing = false;
+  /** What the record says besides the outcome, once every prepare answered: the items holding pending values. */
+  let known: Pick<TxnRecord, 'dl' | 'w'> | undefined;
 
   const abort = async (reason: string, code: RefusalCode = 'transaction_conflict'): Promise<never> => {
     if (t !== undefined && p !== undefined) p.abortLocal(t, reason);
     if (preparing && act.status !== DEAD) {
-      await createRecord(storage, w.id, 'aborted', clock.now()).catch((err) => p?.report('abort record', err));
+      await createRecord(storage, w.id, 'aborted', clock.now(), known).catch((err) => p?.report('abort record', err));
     }
     // Waiting for the notifications lets the participants' locks go before the caller retries.
     await notify(env, others.map((o) => o.key), w.id, 'aborted');
@@ -66,6 +70,9 @@ export async function finish(act: TxnActivation, p: Participant | undefined, w: 
     const votes = await Promise.all(others.map((o) => askVote(env, o.key, w, false)));
     const no = votes.find((v) => v.vote !== 'ro');
     if (no !== undefined) return abort(no.reason ?? 'a participant voted no');
+    // States the manager only read are checked like any reader's (a twin may have written them).
+    const stale = await p.validateReads(t);
+    if (stale !== undefined) return abort(stale.reason ?? `a state ${me} read changed in storage`);
     if (t.status !== 'active') return abort(t.reason ?? `it aborted at ${me}`);
     t.status = 'committing';
     const [state] = t.writes;
@@ -95,14 +102,24 @@ export async function finish(act: TxnActivation, p: Participant | undefined, w: 
     p.prepare(w, true),
     ...others.map((o) => askVote(env, o.key, w, o.wrote)),
   ]);
+  const voters = [me, ...others.map((o) => o.key)];
+  known = { dl: w.dl, w: votes.flatMap((v, i) => (v.vote === 'yes' ? (v.items ?? []).map((item): [string, string] => [voters[i]!, item]) : [])) };
   const no = votes.find((v) => v.vote === 'no');
   if (no !== undefined) return abort(no.reason ?? 'a participant voted no');
   await transactionTestHooks.beforeCommit?.(w.id, 'two-phase', me);
   if (act.status === DEAD) throw new Error(`${me} is no longer active; the transaction is left to recovery`);
+  // Recovery may settle it `aborted` past its deadline plus the grace, and a coordinator that
+  // lost contact at once; such a record is collected `recordRetentionMs` after it was created.
+  // So `committed` is never created late (retention.ts): only a write in flight longer than
+  // half the retention could land after that record is gone.
+  const now = clock.now();
+  if (now >= w.dl + transactionDefaults.recoveryGraceMs || now - received >= transactionDefaults.recordRetentionMs / 2) {
+    return abort('it reached its commit point too late (past its deadline plus the recovery grace, or half the record retention after the commit began), when it may already have been settled as aborted', 'transaction_timeout');
+  }
 
   let outcome: Outcome;
   try {
-    outcome = await createRecord(storage, w.id, 'committed', clock.now());
+    outcome = await createRecord(storage, w.id, 'committed', clock.now(), known);
   } catch (err) {
     // Unknown whether the record was written: look, and settle it as aborted if it was not.
     try {

@@ -31,6 +31,16 @@ export const transactionDefaults = {
   recoveryGraceMs: 2_000,
   /** Bound on one protocol message (prepare, finish, commit, abort, resolve). */
   messageTimeoutMs: 10_000,
+  /**
+   * A settled pending value that no later write folded in within this long is folded in by a
+   * write of its own, so the item lets go of the transaction record (retention.ts).
+   */
+  foldAfterMs: 30_000,
+  /**
+   * How long a transaction record created by recovery (not its manager, so without the list of
+   * items that hold it) is kept. Must exceed how long one storage write can be in flight.
+   */
+  recordRetentionMs: 60_000,
 };
 
 export function resolveRunOptions(options: TransactionRunOptions | undefined): Required<TransactionRunOptions> {

@@ -11,6 +11,7 @@ import { isRefusalCode, refusal, type RefusalCode } from './errors.js';
 import { DEAD, type TxnActivation } from './host.js';
 import { transactionDefaults } from './options.js';
 import { createRecord, readRecord, type Outcome } from './records.js';
+import { collectRecord } from './retention.js';
 import { TxState } from './state.js';
 import { txnOfScope, type TxnWire } from './txn-context.js';
 
@@ -20,6 +21,8 @@ export type PTxnStatus = 'active' | 'preparing' | 'prepared' | 'committing' | 'd
 export interface Vote {
   vote: 'yes' | 'ro' | 'no';
   reason?: string;
+  /** With `yes`: the items that got a pending value (their state item names), listed in the record. */
+  items?: string[];
 }
 
 /** A transaction as one participant knows it. */
@@ -87,6 +90,46 @@ export class Participant {
 
   report(what: string, err: unknown): void {
     this.act.host.reportError?.(this.act, `transaction ${what}`, err);
+  }
+
+  /** Remembers an outcome learnt from storage (recovery), unless one is known already. */
+  noteOutcome(txnId: string, outcome: Outcome): void {
+    if (!this.outcomes.has(txnId)) this.remember(txnId, outcome);
+  }
+
+  /** Records being collected from this activation, as `itemName#txnId` (one attempt at a time each). */
+  private readonly collecting = new Set<string>();
+
+  /**
+   * Collects the records `s` owes (retention.ts), in the background: done (deleted, gone, held
+   * by another item, or kept by a provider that cannot delete) → `s` no longer owes it; too
+   * young → again when due; failed → again after the recovery grace. Stops with the activation
+   * (the item still lists the duty; its next activation takes it up).
+   */
+  collect(s: TxState<unknown>, ids: readonly string[]): void {
+    const clock = this.act.host.clock;
+    for (const id of ids) {
+      const key = `${s.itemName}#${id}`;
+      if (this.collecting.has(key) || this.act.status === DEAD) continue;
+      this.collecting.add(key);
+      collectRecord(this.act.host.storage, id, clock.now(), transactionDefaults.recordRetentionMs, [this.act.key, s.itemName]).then(
+        (r) => {
+          this.collecting.delete(key);
+          if (typeof r === 'object') this.collectLater(s, id, r.notBefore - clock.now());
+          else s.collected(id);
+        },
+        (err) => {
+          this.collecting.delete(key);
+          if (this.act.status === DEAD) return;
+          this.report('record collection', err);
+          this.collectLater(s, id, this.recoveryGraceMs());
+        },
+      );
+    }
+  }
+
+  private collectLater(s: TxState<unknown>, id: string, delayMs: number): void {
+    this.act.host.clock.setTimer(() => this.collect(s, [id]), Math.max(1, delayMs));
   }
 
   private remember(txnId: string, outcome: Outcome | 'released'): void {
@@ -279,15 +322,20 @@ export class Participant {
       const known = this.outcomes.get(w.id);
       return { vote: 'no', reason: t ? `it was already ${t.status} at ${this.act.key}` : known ? `it had already ${known === 'aborted' ? 'aborted' : 'ended'} at ${this.act.key}` : `${this.act.key} does not know it (its activation was lost, or it timed out there)` };
     }
-    if (t.writes.size === 0) {
-      this.releaseReadOnly(t);
-      return { vote: 'ro' };
-    }
-    if (!write) {
+    if (t.writes.size > 0 && !write) {
       this.abortLocal(t, 'the coordinator asked for a read-only vote from a participant that changed state');
       return { vote: 'no', reason: `${this.act.key} changed state, but the coordinator did not know` };
     }
     t.status = 'preparing';
+    // A resolve arriving meanwhile waits for this (`preparing`), as it waits for the writes.
+    const validating = this.validateReads(t);
+    t.preparing = validating;
+    const stale = await validating;
+    if (stale !== undefined) return stale;
+    if (t.writes.size === 0) {
+      this.releaseReadOnly(t);
+      return { vote: 'ro' };
+    }
     try {
       await (t.preparing = Promise.all([...t.writes].map((s) => s.writePending(t))));
     } catch (err) {
@@ -297,7 +345,34 @@ export class Participant {
     if (t.status !== 'preparing') return { vote: 'no', reason: t.reason ?? `it aborted at ${this.act.key} while preparing` };
     t.status = 'prepared';
     for (const s of t.locked) if (!t.writes.has(s)) s.release(t);
-    return { vote: 'yes' };
+    return { vote: 'yes', items: [...t.writes].map((s) => s.itemName) };
+  }
+
+  /**
+   * Checks that every state `t` only read here is still the version stored now: a twin
+   * activation of this grain (a partition) may have written it since this one loaded it,
+   * and writers are checked by ETag but readers would not be. A no vote (undefined: all
+   * current). The stale state is invalidated, so the next transaction reloads it.
+   */
+  async validateReads(t: PTxn): Promise<Vote | undefined> {
+    const read = [...t.locked].filter((s) => !t.writes.has(s));
+    if (read.length === 0) return undefined;
+    let stale: TxState<unknown> | undefined;
+    try {
+      const current = await Promise.all(read.map((s) => s.isCurrent()));
+      stale = read.find((_, i) => !current[i]);
+    } catch (err) {
+      const reason = `${this.act.key} could not check the version of the state it read: ${(err as Error).message}`;
+      this.abortLocal(t, reason);
+      return { vote: 'no', reason };
+    }
+    if (t.status !== 'preparing' && t.status !== 'active') return { vote: 'no', reason: t.reason ?? `it aborted at ${this.act.key} while its reads were checked` };
+    if (stale === undefined) return undefined;
+    const reason = `${stale.describe()} changed in storage since it was read (another activation of ${this.act.key} wrote it, e.g. during a network partition); the read was stale, retry`;
+    stale.invalidate();
+    this.invalidated(stale, reason);
+    this.abortLocal(t, reason);
+    return { vote: 'no', reason };
   }
 
   /** The outcome of a transaction, from its coordinator or from recovery. */
@@ -330,6 +405,15 @@ export class Participant {
     if (recorded !== undefined) {
       this.settle(txnId, recorded);
       return recorded;
+    }
+    // A two-phase commit folded into an item lists it among the item's recent commits, so the
+    // outcome stays known once its record has been collected (retention.ts).
+    if (!onePhase) {
+      for (const s of this.states.values()) {
+        const l = s.ensureLoaded();
+        if (l !== undefined) await l;
+        if (s.committedOnePhase(txnId)) { this.settle(txnId, 'committed'); return 'committed'; }
+      }
     }
     if (onePhase) {
       for (let attempt = 0; ; attempt++) {

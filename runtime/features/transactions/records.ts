@@ -7,7 +7,8 @@
  * - a transaction record (grain id `$txn/<txn id>`, state `record`) says `committed` or
  *   `aborted`. It is only ever created (ETag `undefined`), never overwritten, so the
  *   coordinator's `committed` and a recovering participant's `aborted` race safely: the
- *   first write wins and the loser reads the winner.
+ *   first write wins and the loser reads the winner. It is deleted once no item holds a
+ *   pending value of its transaction any more (retention.ts).
  */
 import { decode, encode, type DecodeOptions } from '../../codec.js';
 import { InconsistentStateError, InvalidArgumentError } from '../../errors.js';
@@ -20,10 +21,33 @@ export interface StateItem {
   v: unknown;
   /** Committed version: how many transactions changed it. */
   n: number;
-  /** Ids of the latest one-phase commits (newest last): how an in-doubt one-phase commit is found. */
+  /**
+   * Ids of the latest commits this item took part in (newest last): one-phase commits, and
+   * two-phase ones once their pending value is folded in. How an in-doubt commit is found
+   * after its record is gone.
+   */
   r?: string[];
   /** The pending (prepared) value of transaction `t`, whose deadline is `dl`. */
   p?: { t: string; v: unknown; dl: number };
+  /**
+   * Transactions whose pending value this item dropped (folded in or discarded) and whose
+   * records it still has to collect (retention.ts); at most `COLLECT_LIMIT`.
+   */
+  d?: string[];
+}
+
+/** What a transaction record stores. */
+export interface TxnRecord {
+  s: Outcome;
+  /** When it was created (epoch ms, creator's clock). */
+  at: number;
+  /** The transaction's deadline (records its manager creates). */
+  dl?: number;
+  /**
+   * Every item that got a pending value of the transaction, `[grainKey, itemName]` (records its
+   * manager creates after prepare): the record may go once none of them still holds it.
+   */
+  w?: [string, string][];
 }
 
 export type Outcome = 'committed' | 'aborted';
@@ -67,9 +91,12 @@ export async function readRecord(storage: StorageProvider, txnId: string): Promi
  * (the existing one when another writer was first). Other storage errors reject: the
  * caller does not know whether the record was written.
  */
-export async function createRecord(storage: StorageProvider, txnId: string, outcome: Outcome, at: number): Promise<Outcome> {
+export async function createRecord(
+  storage: StorageProvider, txnId: string, outcome: Outcome, at: number, known?: Pick<TxnRecord, 'dl' | 'w'>,
+): Promise<Outcome> {
   try {
-    await storage.write(recordId(txnId), RECORD_STATE, encode({ s: outcome, at }), undefined);
+    const record: TxnRecord = { s: outcome, at, ...known };
+    await storage.write(recordId(txnId), RECORD_STATE, encode(record), undefined);
     return outcome;
   } catch (err) {
     if (!(err instanceof InconsistentStateError)) throw err;

@@ -15,6 +15,10 @@ import { refusal } from './errors.js';
 import { RECENT_COMMITS, decodeItem, encodeItem, readRecord, createRecord, stateItemName, type StateItem } from './records.js';
 import type { Participant, PTxn } from './participant.js';
 import { DEAD } from './host.js';
+import { transactionDefaults } from './options.js';
+
+/** How many records an item keeps the duty to collect (`d`); beyond, the oldest duty is dropped (that record stays). */
+const COLLECT_LIMIT = 32;
 
 /** State a grain changes atomically with other grains' (Orleans' `ITransactionalState`). */
 export abstract class TransactionalState<T> {
@@ -62,6 +66,11 @@ export class TxState<T> extends TransactionalState<T> {
   private loading: Promise<void> | undefined = undefined;
   /** Serialises this item's writes, so each uses the ETag the one before got. */
   private writing: Promise<unknown> = Promise.resolve();
+  /** The transaction whose pending value the stored item holds, as of its last load or write. */
+  private storedPending: string | undefined = undefined;
+  /** Records this item has the duty to collect (its stored `d`, less those collected since). */
+  private toCollect: string[] = [];
+  private foldTimer: TimerHandle | undefined = undefined;
 
   // locks
   writer: PTxn | undefined = undefined;
@@ -125,12 +134,16 @@ export class TxState<T> extends TransactionalState<T> {
       this.value = this.init();
       this.version = 0;
       this.recent = [];
+      this.storedPending = undefined;
+      this.toCollect = [];
     } else {
       const item = decodeItem(stored.payload, { ref: (t, k) => act.host.ref(t, k) }, this.describe());
       this.value = item.v as T;
       this.version = item.n;
       this.recent = item.r ?? [];
       if (item.p !== undefined) pending = { txn: item.p.t, value: item.p.v, deadline: item.p.dl };
+      this.storedPending = item.p?.t;
+      this.toCollect = Array.isArray(item.d) ? item.d.filter((x) => typeof x === 'string') : [];
     }
     this.etag = stored?.etag;
     this.loaded = true;
@@ -153,6 +166,7 @@ export class TxState<T> extends TransactionalState<T> {
         this.retryRecovery();
       });
     }
+    this.afterStored();
   }
 
   private retryRecovery(): void {
@@ -198,6 +212,7 @@ export class TxState<T> extends TransactionalState<T> {
     this.recovered = undefined;
     this.recoveryTimer?.cancel();
     this.recoveryTimer = undefined;
+    this.participant.noteOutcome(txnId, outcome);
     if (outcome === 'committed') this.applyValue(r.value as T);
     this.wake();
     return true;
@@ -310,7 +325,7 @@ export class TxState<T> extends TransactionalState<T> {
     const w = this.working;
     if (w === undefined || w.txn !== t) return Promise.resolve();
     const recent = [...this.recent, t.id].slice(-RECENT_COMMITS);
-    return this.write({ v: w.value, n: this.version + 1, r: recent }).then(() => { this.recent = recent; });
+    return this.write({ v: w.value, n: this.version + 1, r: recent });
   }
 
   /** Rewrites the item as it is, so a write still in flight with an older ETag can never land. */
@@ -320,7 +335,7 @@ export class TxState<T> extends TransactionalState<T> {
     return this.write(item);
   }
 
-  /** Whether a one-phase commit of `txnId` is in this item's memory of recent commits. */
+  /** Whether a commit of `txnId` is in this item's memory of recent commits (one-phase, or two-phase folded in). */
   committedOnePhase(txnId: string): boolean {
     return this.recent.includes(txnId);
   }
@@ -336,6 +351,23 @@ export class TxState<T> extends TransactionalState<T> {
     this.version++;
   }
 
+  /**
+   * Whether the stored item is still the version this activation loaded or last wrote (one
+   * read). A write of this item in flight is waited for, and a check that raced one of this
+   * activation's own writes is made again.
+   */
+  async isCurrent(): Promise<boolean> {
+    if (!this.loaded) return false;
+    const act = this.participant.act;
+    for (let attempt = 0; ; attempt++) {
+      await this.settled();
+      const mine = this.etag;
+      const stored = await act.host.storage.read(act.id, this.itemName);
+      if (stored?.etag === this.etag) return true;
+      if (this.etag === mine || attempt >= 2) return false;
+    }
+  }
+
   /** Forget everything in memory: the next access reloads the item (after a failed write). */
   invalidate(): void {
     this.loaded = false;
@@ -345,10 +377,17 @@ export class TxState<T> extends TransactionalState<T> {
     return this.recent.length > 0 ? this.recent : undefined;
   }
 
-  private write(item: StateItem): Promise<void> {
+  /**
+   * Writes the item `build` gives (built when the write's turn comes, after the writes queued
+   * before it; undefined: nothing to write any more).
+   */
+  private write(build: StateItem | (() => StateItem | undefined)): Promise<void> {
     const act = this.participant.act;
     const run = async () => {
       if (act.status === DEAD) throw new Error(`${act.key} is no longer active (its silo stopped)`);
+      const item = typeof build === 'function' ? build() : build;
+      if (item === undefined) return;
+      this.carryDuties(item);
       const payload = encodeItem(item);
       try {
         this.etag = await act.host.storage.write(act.id, this.itemName, payload, this.etag);
@@ -358,6 +397,10 @@ export class TxState<T> extends TransactionalState<T> {
         this.participant.invalidated(this as TxState<unknown>, `${this.describe()} could not be written: ${(err as Error).message}`);
         throw err;
       }
+      this.storedPending = item.p?.t;
+      this.toCollect = item.d ?? [];
+      this.recent = item.r ?? [];
+      this.afterStored();
     };
     const p = this.writing.then(run, run);
     this.writing = p.catch(() => undefined);
@@ -367,5 +410,67 @@ export class TxState<T> extends TransactionalState<T> {
   /** Resolves once the writes queued so far are done. */
   settled(): Promise<unknown> {
     return this.writing;
+  }
+
+  // ---- record retention (retention.ts) --------------------------------------------
+
+  /**
+   * A write that drops the stored pending value of a settled transaction takes on the duty to
+   * collect its record (`d`, in the same write, so a crash cannot lose it), and a committed one
+   * joins the item's recent commits (`r`: the outcome stays known after the record is gone).
+   */
+  private carryDuties(item: StateItem): void {
+    const dropped = this.storedPending !== undefined && this.storedPending !== item.p?.t ? this.storedPending : undefined;
+    if (dropped !== undefined && this.participant.knownOutcome(dropped) === 'committed' && !(item.r ?? []).includes(dropped)) {
+      item.r = [...(item.r ?? []), dropped].slice(-RECENT_COMMITS);
+    }
+    if (this.participant.act.host.storage.delete === undefined) return; // records are kept: no duty
+    let d = this.toCollect;
+    if (dropped !== undefined && !d.includes(dropped)) d = [...d, dropped];
+    if (d.length > COLLECT_LIMIT) {
+      this.participant.report('record collection', new Error(`${this.describe()} has ${d.length} transaction records to collect; the oldest are left in storage`));
+      d = d.slice(-COLLECT_LIMIT);
+    }
+    if (d.length > 0) item.d = d;
+  }
+
+  /** After a load or write: fold a settled pending value in later, collect the records this item owes. */
+  private afterStored(): void {
+    if (this.storedPending !== undefined && this.participant.act.host.storage.delete !== undefined) this.armFold();
+    if (this.toCollect.length > 0) this.participant.collect(this as TxState<unknown>, [...this.toCollect]);
+  }
+
+  /** The record of `txnId` is dealt with: this item no longer owes it (stored so at its next write). */
+  collected(txnId: string): void {
+    this.toCollect = this.toCollect.filter((x) => x !== txnId);
+  }
+
+  private armFold(): void {
+    if (this.foldTimer !== undefined) return;
+    this.foldTimer = this.participant.act.host.clock.setTimer(() => {
+      this.foldTimer = undefined;
+      this.fold();
+    }, transactionDefaults.foldAfterMs);
+  }
+
+  /** Whether the stored pending value belongs to a transaction settled here (applied or dropped in memory). */
+  private pendingSettled(): boolean {
+    const t = this.storedPending;
+    return t !== undefined && this.loaded && this.recovered?.txn !== t && !this.participant.txns.has(t);
+  }
+
+  /**
+   * No write came to fold the settled pending value in: write the item without it (one
+   * write), so its transaction record can go. Idle items only; a busy one folds for free.
+   */
+  private fold(): void {
+    const act = this.participant.act;
+    if (act.status === DEAD || this.storedPending === undefined) return;
+    if (!this.pendingSettled()) {
+      if (this.loaded) this.armFold();
+      return;
+    }
+    this.write(() => (this.pendingSettled() ? { v: this.value, n: this.version, r: this.recentOrUndefined() } : undefined))
+      .catch((err) => { if (act.status !== DEAD) this.participant.report('fold', err); });
   }
 }

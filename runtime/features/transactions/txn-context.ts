@@ -132,6 +132,8 @@ export function setTxn(scope: CallScope, txn: TxnContext | undefined): void {
 
 registerCallExtension({
   key: TXN,
+  // A call inside a transaction is settled by the transaction: all of it commits or none.
+  noResend: true,
   /**
    * A call made inside the transaction counts as open until it returns; a call whose part is
    * lost (no answer) leaves the coordinator unsure which participants joined: it cannot commit.
