@@ -6,7 +6,10 @@
  *    ack on the same subjects' shape (target ≥ 0.8×);
  *  - end-to-end delivery to an implicit subscriber grain (publish → `onStreamItem` running),
  *    p50/p99 latency one item at a time and items/s for a burst, vs a raw JetStream ordered
- *    consumer on the same server;
+ *    consumer on the same server (the burst's publishing, one key from one process, is
+ *    printed beside it: appends to one key go one at a time, so it bounds the burst); and
+ *    items/s delivering a backlog of 2 000 already published items (a durable subscription
+ *    `from: 1`) vs a raw ordered consumer reading 2 000 stored messages;
  *  - 10 000 grains holding durable subscriptions to 10 000 idle streams: activations on the
  *    silo (target 0) and the silo's heap growth (memory provider, so the figure is the
  *    silo's own cost, not the provider's).
@@ -23,6 +26,7 @@ const PAYLOAD = { text: 'x'.repeat(100), n: 1 };
 /** Wakes whoever waits for item `seq` of a key (end-to-end latency). */
 const arrived = new Map<string, (at: number) => void>();
 let delivered = 0;
+let backlogDelivered = 0;
 
 export class BenchSink extends Grain {
   static grainType = 'BenchSink';
@@ -30,6 +34,15 @@ export class BenchSink extends Grain {
   async onStreamItem(_item: unknown, meta: StreamItemMeta): Promise<void> {
     delivered++;
     arrived.get(`${meta.key}#${meta.seq}`)?.(performance.now());
+  }
+
+  /** Subscribes durably to (`backlog`, key) from its first item. */
+  async follow(key: string): Promise<void> {
+    await this.getStream('backlog', key).subscribe('onBacklog', { from: 1 });
+  }
+
+  async onBacklog(): Promise<void> {
+    backlogDelivered++;
   }
 }
 
@@ -122,13 +135,14 @@ async function endToEnd(url: string, cluster: string): Promise<void> {
 
   // Items/s: a burst of N items on one stream, publish to the last delivery.
   const N = 2_000;
-  const gr: number[] = [], rr: number[] = [], ratios: number[] = [];
+  const gr: number[] = [], rr: number[] = [], ratios: number[] = [], published: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const key = `burst${r}`;
     const before = delivered;
     let t0 = performance.now();
     let sent = 0;
     await Promise.all(Array.from({ length: 16 }, async () => { while (sent < N) { sent++; await client.getStream('e2e', key).publish(PAYLOAD); } }));
+    published.push(N / ((performance.now() - t0) / 1000));
     while (delivered - before < N) await new Promise((res) => setTimeout(res, 2));
     const g = N / ((performance.now() - t0) / 1000);
     const rawBefore = rawCount;
@@ -140,6 +154,34 @@ async function endToEnd(url: string, cluster: string): Promise<void> {
     gr.push(g); rr.push(raw); ratios.push(g / raw);
   }
   row({ label: `delivery items/s (burst of ${N}, one stream)`, value: fmtRate(median(gr)), limitLabel: 'raw JetStream consumer', limit: fmtRate(median(rr)), ratios });
+  figure('  of which publishing the burst (one key)', published, { fmt: fmtRate, note: 'appends to one key go one at a time: the bound of the row above' });
+
+  // Items/s delivering a backlog: N items stored first, then a durable subscription from 1
+  // (granary) or an ordered consumer from the start of the subject (raw).
+  const bg: number[] = [], br: number[] = [], bratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const key = `backlog${r}`;
+    let sent = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => { while (sent < N) { sent++; await client.getStream('backlog', key).publish(PAYLOAD); } }));
+    let rsent = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => { while (rsent < N) { rsent++; await js.publish(`rawe2e.${cluster}.backlog${r}`, body); } }));
+    const before = backlogDelivered;
+    let t0 = performance.now();
+    await client.getGrain(BenchSink, `follower${r}`).follow(key);
+    while (backlogDelivered - before < N) await new Promise((res) => setTimeout(res, 2));
+    const g = N / ((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    const c = await js.consumers.get(`RAWE2E_${cluster}`, { filterSubjects: `rawe2e.${cluster}.backlog${r}` });
+    let got = 0;
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => { finish = resolve; });
+    const it = await c.consume({ callback: () => { if (++got === N) finish(); } });
+    await done;
+    await it.close();
+    const raw = N / ((performance.now() - t0) / 1000);
+    bg.push(g); br.push(raw); bratios.push(g / raw);
+  }
+  row({ label: `delivery items/s (backlog of ${N}, durable sub)`, value: fmtRate(median(bg)), limitLabel: 'raw ordered consumer, stored', limit: fmtRate(median(br)), ratios: bratios });
   messages.stop();
   await client.close();
   await silo.stop();

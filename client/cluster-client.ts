@@ -34,7 +34,7 @@ export class ClientRouter extends CallRouter {
         }
         this.sendToAnySilo(call, false);
       },
-      (err) => call.reject(err),
+      (err) => this.caller.unavailable(call, err),
     );
   }
 

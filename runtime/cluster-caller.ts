@@ -84,10 +84,39 @@ export class ClusterCaller {
       call.reject(err);
       return;
     }
-    this.connection.transport.request(silo, payload, timeout).then(
+    // A call that may be re-sent does not wait its whole deadline for a request the transport
+    // may have lost: it is sent again (the callee answers a second send of an id once).
+    const attempt = this.connection.transport.attemptTimeoutMs;
+    const wait = attempt !== undefined && call.resendable && timeout > attempt ? attempt : timeout;
+    this.connection.transport.request(silo, payload, wait).then(
       (replyText) => this.settle(call, replyText),
-      (err) => this.failed(call, silo, err),
+      (err) => {
+        if (wait < timeout && err instanceof TimeoutError) this.lost(call);
+        else this.failed(call, silo, err);
+      },
     );
+  }
+
+  /** No reply within an attempt's wait: sent again, to where the grain is now (not a dead silo: a slow one). */
+  private lost(call: PendingCall): void {
+    if (call.settled) return;
+    call.resends++;
+    this.cache.delete(call.targetKey);
+    this.reroute(call);
+  }
+
+  /**
+   * A step before sending failed (the directory did not answer): a call that may be re-sent
+   * waits and is routed again, up to its deadline; any other fails with `err`.
+   */
+  unavailable(call: PendingCall, err: unknown): void {
+    const delay = RESEND_DELAYS_MS[call.resends] ?? RESEND_WITH_ID_DELAY_MS;
+    if (!(err instanceof SiloUnavailableError) || !call.resendable || call.resends >= MAX_RESENDS_WITH_ID || call.remaining(this.clock.now()) <= delay) {
+      call.reject(err);
+      return;
+    }
+    call.resends++;
+    waitTimer(this.clock, () => this.reroute(call), Math.max(1, delay));
   }
 
   private message(call: PendingCall, timeout: number, placed: boolean): CallMessage {

@@ -52,6 +52,12 @@ export interface Transport {
   request(siloId: string, payload: string, timeoutMs: number): Promise<string>;
   /** Requests sent and not yet answered (the NATS transport counts them; `GET /metrics` shows it). */
   readonly inFlight?: number;
+  /**
+   * A request or its reply can be lost on the way (NATS between servers of a cluster): a call
+   * that may be re-sent waits this long for a reply before it is sent again (its id makes the
+   * second send safe). Absent: the transport loses nothing, a call waits its whole deadline.
+   */
+  readonly attemptTimeoutMs?: number;
 }
 
 /** Where a request came from, as far as the transport can vouch for it. */

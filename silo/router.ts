@@ -87,7 +87,7 @@ export class Router extends CallRouter {
         }
         this.placeNew(call, false);
       },
-      (err) => call.reject(new SiloUnavailableError(`directory lookup for ${call.targetKey} failed: ${(err as Error).message}`, { cause: err })),
+      (err) => this.caller.unavailable(call, new SiloUnavailableError(`directory lookup for ${call.targetKey} failed: ${(err as Error).message}`, { cause: err })),
     );
   }
 

@@ -20,6 +20,7 @@ import { envLogLevel, jsonLogger, type Logger } from './log.js';
 import { SiloMetrics, callHead, countingStorage, replyOutcome } from './metrics.js';
 import { memoryCluster, memoryStorage } from './memory/index.js';
 import { siloReminders, type SiloReminderOptions } from './reminders.js';
+import { startStorageSweep, type StorageSweep, type StorageSweepOptions } from './storage-sweep.js';
 import { Router } from './router.js';
 import { siloStreams, type SiloStreamOptions } from './streams.js';
 
@@ -60,6 +61,11 @@ export interface SiloOptions {
    * partitions it owns, how far ahead, retries; `{ fire: false }` fires none here.
    */
   reminders?: SiloReminderOptions;
+  /**
+   * The storage's orphan sweep (DynamoDB's leftover chunks), a bounded slice per period on the
+   * live silo with the lowest id; `false`: none (run `collectOrphanChunks` yourself).
+   */
+  storageSweep?: StorageSweepOptions | false;
   /** Where streams live (default: the storage provider's `streams`, e.g. `memoryStorage()`'s); omitted and none there: no streams. */
   streams?: StreamProvider;
   /** How this silo delivers stream items: read-ahead per subscriber, retry policy; `{ deliver: false }` delivers none here. */
@@ -102,6 +108,7 @@ export class Silo {
   /** @internal */ router!: Router;
   /** @internal */ catalog!: Catalog;
   /** @internal */ connection!: ClusterConnection;
+  private storageSweep: StorageSweep | undefined;
   /** @internal Fires the reminders of the partitions this silo owns (undefined: the storage keeps none, or `fire: false`). */
   reminders: ReminderService | undefined;
   /** The stream provider this silo's grains use (undefined: none). */
@@ -226,6 +233,12 @@ export class Silo {
     await this.connection.join();
     this.state = 'running';
     this.reminders?.start();
+    if (options.storageSweep !== false) {
+      this.storageSweep = startStorageSweep({
+        storage: this.storage, clock: this.clock, siloId: this.id, membership: this.connection.membership,
+        options: options.storageSweep, onError: (err) => this.logger.warn('storage sweep failed', { err }),
+      });
+    }
     this.streams?.start();
     if (options.gateway) {
       try {
@@ -296,6 +309,7 @@ export class Silo {
     await this.gateway?.close().catch((err) => this.logger.warn('closing the gateway failed', { err }));
     await this.connection.setStatus('draining').catch((err) => this.logger.warn('could not announce draining', { err }));
     // Its reminder partitions go to the active silos (draining ones own none) once it stops firing.
+    this.storageSweep?.stop();
     await this.reminders?.stop();
     await this.streams?.stop();
     await this.catalog.deactivateAll('shutdown');
@@ -311,6 +325,7 @@ export class Silo {
     if (this.state === 'stopped' || this.state === 'crashed') return;
     this.state = 'crashed';
     void this.gateway?.close(0);
+    this.storageSweep?.stop();
     void this.reminders?.stop(true);
     void this.streams?.stop(true);
     this.catalog.abandonAll();

@@ -357,18 +357,24 @@ export class NatsMembership implements Membership {
   }
 
   /**
-   * Out of the live set, and calls waiting on it fail (not retryable: they may have run).
-   * With `sentBefore` (the time of a ping that got "no responders"), only calls sent before
-   * it: later ones were not delivered either, get their own "no responders" and re-route.
+   * Calls waiting on it fail (a call with an id is re-sent by its caller; one without may have
+   * run). With `sentBefore` (the time of a ping that got "no responders"), only calls sent
+   * before it: later ones were not delivered either, get their own "no responders" and re-route.
+   *
+   * It leaves the live set only once its entry is deleted — conditional on the revision seen,
+   * so a silo that heartbeated meanwhile is not erased — and the watch reports the delete to
+   * every silo, this one included, and to the silo itself, which then gives up its activations
+   * before it announces itself again. Taking it out here first would let this silo activate
+   * grains the other still hosts, if its heartbeat won the race: two activations of one grain.
    */
   private declareDead(id: string, why: string, sentBefore = Infinity): void {
     const m = this.members.get(id);
     if (m === undefined) return;
-    this.deps.logger.warn('silo declared dead', { dead: id, why });
-    this.remove(id);
     this.deps.transport.failSilo(id, new SiloUnavailableError(`silo ${id} was declared dead (${why}) while the call was in flight; it may or may not have run`), sentBefore);
-    // Tell everyone; conditional, so a silo that heartbeated meanwhile is not erased.
-    this.kv.delete(id, { previousSeq: m.revision }).catch(() => undefined);
+    this.kv.delete(id, { previousSeq: m.revision }).then(
+      () => this.deps.logger.warn('silo declared dead', { dead: id, why }),
+      (err: unknown) => this.deps.logger.warn('a silo found unresponsive is kept: its entry moved on (it heartbeated) or could not be deleted', { silo: id, why, err: (err as Error)?.message }),
+    );
   }
 
   private remove(id: string): void {

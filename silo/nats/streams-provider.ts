@@ -9,15 +9,20 @@
  *   `Nats-Expected-Last-Subject-Sequence` = the JetStream seq of the key's last item, so two
  *   publishers can never give out the same seq (the loser re-reads and tries again);
  * - reads find a key's item by seq with direct gets (`next_by_subj`): sequential reads follow
- *   the last position read, a jump binary-searches the JetStream seqs;
+ *   the last position read, a jump binary-searches the JetStream seqs; a key read with items
+ *   found gets a *tail* (stream-tails.ts: an ordered consumer reading ahead into a bounded
+ *   window, closed when idle), which answers the next reads without a round trip;
  * - durable subscriptions, their cursors and each grain's list of them are keys of one KV
  *   bucket, `granary_<cluster>_streams`;
  * - `onAppend`: a core subscription to `granary.<cluster>.stream.>` (JetStream publishes reach
- *   core subscribers too), plus a resume of every stream after a reconnect.
+ *   core subscribers too; for a key with a tail, the tail announces, once the item is stored
+ *   and in its window), plus a resume of every stream after a reconnect;
+ * - a cursor write is one round trip: an update expecting the revision this process last
+ *   saw of the key (a conditional write keeps "never backwards" when another writer moved it).
  */
 import {
   connect, DiscardPolicy, headers as natsHeaders, RetentionPolicy, StorageType,
-  type JetStreamClient, type JetStreamManager, type KV, type NatsConnection, type StoredMsg,
+  type JetStreamClient, type JetStreamManager, type KV, type NatsConnection, type StoredMsg, type Subscription,
 } from 'nats';
 import {
   DEFAULT_MAX_STREAM_ITEM_BYTES, DEFAULT_STREAM_RETENTION, SiloUnavailableError,
@@ -25,6 +30,7 @@ import {
 } from '../../runtime/index.js';
 import { connectionOptions } from './connect-options.js';
 import { checkClusterName } from './names.js';
+import { StreamTails, type TailedItem } from './stream-tails.js';
 import type { NatsClusterOptions } from './options.js';
 import type { NatsStreamsOptions } from './streams.js';
 
@@ -64,7 +70,21 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
   const subject = (ns: string, key: string) => `${subjectPrefix}.${ns}.${keyToken(key)}`;
   const where = Array.isArray(options.servers) ? options.servers.join(',') : String(options.servers);
 
-  let opened: Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; kv: KV }> | undefined;
+  type Opened = { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; kv: KV; tails: StreamTails };
+  let opened: Promise<Opened> | undefined;
+  /** What `opened` resolved to, while it stands (an append then needs no extra turn to get it). */
+  let connection: Opened | undefined;
+  /** Namespaces whose JetStream stream is known to exist. */
+  const ensuredDone = new Set<string>();
+  /** The tails of the connection opened last (undefined before it). */
+  let tails: StreamTails | undefined;
+  /** The revision and value of each cursor key as this process last saw it (its next write expects that revision). */
+  const cursorRevisions = new Map<string, { revision: number; value: number | undefined }>();
+  const knowCursor = (k: string, revision: number, value: number | undefined) => {
+    cursorRevisions.delete(k);
+    cursorRevisions.set(k, { revision, value });
+    if (cursorRevisions.size > 10_000) cursorRevisions.delete(cursorRevisions.keys().next().value!);
+  };
   const ensured = new Map<string, Promise<void>>();
   /** The last position appended or read per key: where a sequential read goes on from. */
   const positions = new Map<string, Position>();
@@ -85,44 +105,73 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
 
   function open() {
     opened ??= (async () => {
-      const nc = await connect(connectionOptions(options as NatsClusterOptions, `granary:${cluster}:streams`, `granary.${cluster}.inbox.silo.streams`));
+      // No async traces: each request would build two Errors for their stacks; ours say what failed.
+      const nc = await connect({ ...connectionOptions(options as NatsClusterOptions, `granary:${cluster}:streams`, `granary.${cluster}.inbox.silo.streams`), noAsyncTraces: true });
       const jsm = await nc.jetstreamManager({ timeout: publishTimeoutMs });
       const js = nc.jetstream({ timeout: publishTimeoutMs });
       const kv = await js.views.kv(`granary_${cluster}_streams`, {
         history: 1, storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File, replicas: options.replicas ?? 1,
       });
-      nc.subscribe(`${subjectPrefix}.>`, {
-        callback: (err, msg) => {
-          if (err) return;
-          const parts = msg.subject.split('.');
-          const seq = Number(msg.headers?.get(SEQ_HEADER) ?? 0);
-          const ns = parts[3]!;
-          const key = tokenKey(parts.slice(4).join('.'));
-          for (const fn of listeners) fn(ns, key, seq);
-        },
+      tails?.stop();
+      const t = new StreamTails({
+        js, streamName, subject, retention, seqOf: (m) => Number(m.headers?.get(SEQ_HEADER)),
+        notify: (ns, key, seq) => { for (const fn of listeners) fn(ns, key, seq); },
       });
-      // Announcements (a subscription made elsewhere): core NATS only, outside the streams' subjects.
-      nc.subscribe(`${kickPrefix}.>`, {
-        callback: (err, msg) => {
-          if (err) return;
-          const parts = msg.subject.split('.');
-          const ns = parts[3]!;
-          const key = tokenKey(parts.slice(4).join('.'));
-          for (const fn of listeners) fn(ns, key, 0);
-        },
-      });
+      tails = t;
+      // The announcements are only followed while someone listens: a process that only
+      // publishes (a client) would otherwise receive back every item it appends.
+      if (listeners.size > 0) follow(nc, t);
       // After a reconnect, appends made meanwhile were never announced here: announce every stream.
       void (async () => {
         for await (const s of nc.status()) {
+          if (s.type === 'disconnect') t.closeAll();
           if (s.type === 'reconnect') {
+            t.closeAll();
             provider.streams().then((all) => { for (const x of all) for (const fn of listeners) fn(x.namespace, x.key, 0); }, () => undefined);
           }
         }
       })();
-      return { nc, js, jsm, kv };
+      connection = { nc, js, jsm, kv, tails: t };
+      return connection;
     })();
     opened.catch(() => { opened = undefined; });
     return opened;
+  }
+
+  /** The core subscriptions that announce appends and subscriptions (while listeners exist). */
+  let following: { nc: NatsConnection; subs: Subscription[] } | undefined;
+  function follow(nc: NatsConnection, t: StreamTails): void {
+    if (following?.nc === nc) return;
+    const subs: Subscription[] = [];
+    following = { nc, subs };
+    subs.push(nc.subscribe(`${subjectPrefix}.>`, {
+      callback: (err, msg) => {
+        if (err) return;
+        const parts = msg.subject.split('.');
+        const seq = Number(msg.headers?.get(SEQ_HEADER) ?? 0);
+        const ns = parts[3]!;
+        const key = tokenKey(parts.slice(4).join('.'));
+        // A tailed key is announced by its tail, once the item is stored and readable there.
+        const sk = `${ns}\u0000${key}`;
+        if (t.announces(sk)) { t.expect(sk, seq); return; }
+        for (const fn of listeners) fn(ns, key, seq);
+      },
+    }));
+    // Announcements (a subscription made elsewhere): core NATS only, outside the streams' subjects.
+    subs.push(nc.subscribe(`${kickPrefix}.>`, {
+      callback: (err, msg) => {
+        if (err) return;
+        const parts = msg.subject.split('.');
+        const ns = parts[3]!;
+        const key = tokenKey(parts.slice(4).join('.'));
+        for (const fn of listeners) fn(ns, key, 0);
+      },
+    }));
+  }
+
+  function unfollow(): void {
+    for (const sub of following?.subs ?? []) sub.unsubscribe();
+    following = undefined;
   }
 
   async function ensureStream(ns: string): Promise<void> {
@@ -150,7 +199,7 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
         }
       })();
       ensured.set(ns, p);
-      p.catch(() => ensured.delete(ns));
+      p.then(() => ensuredDone.add(ns), () => ensured.delete(ns));
     }
     return p;
   }
@@ -179,8 +228,8 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
   const seqOf = (m: StoredMsg) => Number(m.header.get(SEQ_HEADER));
 
   async function appendOnce(ns: string, key: string, payload: string): Promise<number> {
-    const { js } = await open();
-    await ensureStream(ns);
+    const { js } = connection ?? await open();
+    if (!ensuredDone.has(ns)) await ensureStream(ns);
     const subj = subject(ns, key);
     const sk = `${ns}\u0000${key}`;
     for (let attempt = 0; ; attempt++) {
@@ -194,6 +243,7 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
       try {
         const ack = await js.publish(subj, enc.encode(payload), { headers: h, expect: { lastSubjectSequence: last.js }, timeout: publishTimeoutMs });
         remember(sk, { seq: last.seq + 1, js: ack.seq });
+        tails?.appended(sk, last.seq + 1);
         return last.seq + 1;
       } catch (err) {
         // Another publisher appended first: re-read the key's last item and try again.
@@ -255,7 +305,9 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
     maxItemBytes,
     append(ns, key, payload) {
       const sk = `${ns}\u0000${key}`;
-      const run = (appending.get(sk) ?? Promise.resolve()).then(() => guard(`publishing to stream ${ns}/${key}`, () => appendOnce(ns, key, payload)));
+      const before = appending.get(sk);
+      const one = () => guard(`publishing to stream ${ns}/${key}`, () => appendOnce(ns, key, payload));
+      const run = before === undefined ? one() : before.then(one);
       const tail = run.catch(() => undefined);
       appending.set(sk, tail);
       void tail.then(() => { if (appending.get(sk) === tail) appending.delete(sk); });
@@ -263,23 +315,31 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
     },
     read(ns, key, from, limit): Promise<StreamRead> {
       return guard(`reading stream ${ns}/${key}`, async () => {
+        const sk = `${ns}\u0000${key}`;
+        const { tails: t } = await open();
+        // An active key: its tail has the items, no round trip.
+        const fromTail = await t.read(sk, from, limit);
+        if (fromTail !== undefined) return fromTail;
         await ensureStream(ns);
         const subj = subject(ns, key);
-        const sk = `${ns}\u0000${key}`;
         const last = await lastOf(ns, subj);
         if (last === undefined) return { items: [], first: 1, last: 0 };
         const lastSeq = seqOf(last);
-        const items: Array<{ seq: number; payload: string }> = [];
+        const items: TailedItem[] = [];
         let first = lastSeq + 1;
         if (limit > 0 && from <= lastSeq) {
           let m = await locate(ns, subj, sk, Math.max(1, from));
           if (m !== undefined) first = Math.min(first, seqOf(m));
           while (m !== undefined && items.length < limit) {
-            items.push({ seq: seqOf(m), payload: dec.decode(m.data) });
+            items.push({ seq: seqOf(m), js: m.seq, payload: dec.decode(m.data) });
             remember(sk, { seq: seqOf(m), js: m.seq });
             if (seqOf(m) >= lastSeq) break;
             m = await nextBySubject(ns, subj, m.seq + 1);
           }
+          // Items found: the key is being read; read ahead from here on.
+          // (The first item found past `from`: the ones before it are gone.)
+          if (items.length > 0) t.start(ns, key, sk, items, items[0]!.seq > from ? items[0]!.seq : 1, positions.get(sk)?.seq ?? 0);
+          return { items: items.map((i) => ({ seq: i.seq, payload: i.payload })), first, last: lastSeq };
         } else {
           const f = await nextBySubject(ns, subj, 1);
           if (f !== undefined) first = seqOf(f);
@@ -296,8 +356,11 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
     },
     onAppend(listener) {
       listeners.add(listener);
-      void open().catch(() => undefined);
-      return () => listeners.delete(listener);
+      void open().then(({ nc, tails: t }) => { if (listeners.size > 0 && !closed) follow(nc, t); }, () => undefined);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) unfollow();
+      };
     },
     putSubscription(record, cursor, reset) {
       return guard(`subscribing to stream ${record.namespace}/${record.key}`, async () => {
@@ -306,7 +369,8 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
         const existed = (await kv.get(sk))?.operation === 'PUT';
         await kv.put(sk, JSON.stringify(record));
         await kv.put(grainKey(record.grain, record.namespace, record.key, record.id), JSON.stringify(record));
-        if (!existed || reset) await kv.put(curKey(record.namespace, record.key, record.id), String(cursor));
+        const ck = curKey(record.namespace, record.key, record.id);
+        if (!existed || reset) knowCursor(ck, await kv.put(ck, String(cursor)), cursor);
       });
     },
     removeSubscription(ns, key, id) {
@@ -317,6 +381,7 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
         const rec = JSON.parse(e.string()) as StreamSubscriptionRecord;
         await kv.purge(subKey(ns, key, id));
         await kv.purge(curKey(ns, key, id));
+        cursorRevisions.delete(curKey(ns, key, id));
         await kv.purge(grainKey(rec.grain, ns, key, id));
         return true;
       });
@@ -343,17 +408,39 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
     },
     cursor(ns, key, consumer) {
       return guard(`reading a stream cursor of ${ns}/${key}`, async () => {
-        const v = await kvGet(curKey(ns, key, consumer));
-        return v === undefined || v === '' ? undefined : Number(v);
+        const k = curKey(ns, key, consumer);
+        const e = await (await open()).kv.get(k);
+        const v = e !== null && e.operation === 'PUT' && e.string() !== '' ? Number(e.string()) : undefined;
+        knowCursor(k, e?.revision ?? 0, v);
+        return v;
       });
     },
     setCursor(ns, key, consumer, seq) {
       return guard(`moving a stream cursor of ${ns}/${key}`, async () => {
         const { kv } = await open();
         const k = curKey(ns, key, consumer);
-        const current = await kv.get(k);
-        if (current !== null && current.operation === 'PUT' && Number(current.string()) >= seq) return;
-        await kv.put(k, String(seq));
+        // One round trip when this process saw the key last: an update expecting that revision.
+        // Another writer moved it meanwhile (the update is refused): read it, and write only forwards.
+        for (let attempt = 0; ; attempt++) {
+          let known = cursorRevisions.get(k);
+          if (known === undefined) {
+            const e = await kv.get(k);
+            known = { revision: e?.revision ?? 0, value: e !== null && e.operation === 'PUT' ? Number(e.string()) : undefined };
+            knowCursor(k, known.revision, known.value);
+          }
+          if (known.value !== undefined && known.value >= seq) return;
+          try {
+            // (Revision 0: no such key yet. A put expecting none, as `kv.create` does without its fallbacks.)
+            const revision = known.revision === 0
+              ? await kv.put(k, String(seq), { previousSeq: 0 })
+              : await kv.update(k, String(seq), known.revision);
+            knowCursor(k, revision, seq);
+            return;
+          } catch (err) {
+            cursorRevisions.delete(k);
+            if (!/wrong last sequence|key exists/i.test((err as Error).message) || attempt >= 10) throw err;
+          }
+        }
       });
     },
     streams() {
@@ -381,6 +468,9 @@ export function createNatsStreams(options: NatsStreamsOptions): StreamProvider &
     async close() {
       closed = true;
       listeners.clear();
+      unfollow();
+      tails?.stop();
+      connection = undefined;
       const o = opened;
       opened = undefined;
       if (o) await (await o.catch(() => undefined))?.nc.drain().catch(() => undefined);

@@ -29,9 +29,12 @@ export function natsStreams(options: NatsStreamsOptions): Provider {
   const retention = options.retention ?? DEFAULT_STREAM_RETENTION;
   if (!Number.isInteger(retention) || retention < 1) throw new RangeError(`stream retention must be a whole number ≥ 1 (got ${options.retention})`);
   let impl: Promise<Provider> | undefined;
-  const load = () => (impl ??= import('./streams-provider.js').then((m) => m.createNatsStreams(options)));
+  /** The provider once loaded: calls then go straight to it (no extra turn per publish). */
+  let loaded: Provider | undefined;
+  const load = () => (impl ??= import('./streams-provider.js').then((m) => (loaded = m.createNatsStreams(options))));
   const listeners: Array<{ fn: (ns: string, key: string, seq: number) => void; off?: () => void; gone: boolean }> = [];
-  const lazy = <A extends unknown[], R>(pick: (p: Provider) => (...a: A) => Promise<R>) => async (...a: A): Promise<R> => pick(await load())(...a);
+  const lazy = <A extends unknown[], R>(pick: (p: Provider) => (...a: A) => Promise<R>) => (...a: A): Promise<R> =>
+    loaded !== undefined ? pick(loaded)(...a) : load().then((p) => pick(p)(...a));
   return {
     name: `jetstream:${options.name}`,
     retention,

@@ -74,6 +74,8 @@ export type PingResult = 'alive' | 'gone' | 'unknown';
 const MAX_ID = 0xffff_ffff;
 
 export class NatsTransport implements Transport {
+  /** A request or reply lost between servers (a server killed mid-flight) is re-sent after this (runtime/cluster.ts). */
+  readonly attemptTimeoutMs = 5_000;
   private readonly pending = new Map<number, Pending>();
   private readonly bySilo = new Map<string, Set<Pending>>();
   /** By reply token: a reply settles only the calls of the message sent under its token. */

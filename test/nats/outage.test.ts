@@ -1,6 +1,6 @@
 /** NATS outages: a restart mid-run, and no NATS at all at start. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { GrainClient, Silo, SiloUnavailableError, TimeoutError, memoryStorage, natsCluster } from 'granary';
+import { GrainClient, Silo, SiloUnavailableError, memoryStorage, natsCluster } from 'granary';
 import { systemClock } from 'granary/internal';
 import { Counter } from '../../grains/index.js';
 import { NatsServer, freePort } from '../support/nats-server.js';
@@ -10,7 +10,7 @@ const servers: NatsServer[] = [];
 afterAll(async () => { await Promise.all(servers.map((s) => s.stop())); });
 
 describe('NATS outages', () => {
-  it('NATS restarted mid-run: calls fail with SiloUnavailableError or succeed, none hang, and everything recovers', async () => {
+  it('NATS restarted mid-run: no call fails (those in flight are re-sent with their ids), none hang, every counter holds exactly its acknowledged adds, and everything recovers', async () => {
     const server = await NatsServer.start();
     servers.push(server);
     const cluster = () => natsCluster({ servers: server.url, name: 'outage', heartbeatIntervalMs: 200, staleAfterMs: 1500 });
@@ -53,18 +53,17 @@ describe('NATS outages', () => {
       running = false;
       await Promise.all(workers);
 
+      // A call in flight when the connection dropped is sent again once NATS is back (it has an
+      // id: docs/exactly-once.md); none hung (that would have failed with TimeoutError at 4 s).
       const failures = outcomes.filter((o) => o.error !== undefined);
-      expect(failures.length).toBeGreaterThan(0); // the outage was felt...
-      for (const f of failures) expect(f.error, String(f.error)).toBeInstanceOf(SiloUnavailableError); // ...only as this error
-      // None hung: a call still waiting at its 4 s deadline would have failed with TimeoutError.
-      expect(failures.filter((f) => f.error instanceof TimeoutError)).toEqual([]);
+      expect(failures.map((f) => String(f.error)).slice(0, 5)).toEqual([]);
       // Once recovered, calls keep succeeding.
       const after = outcomes.filter((o) => o.start > recovered);
       expect(after.filter((o) => o.error !== undefined).map((o) => String(o.error)).slice(0, 5)).toEqual([]);
       expect(outcomes.filter((o) => o.start < down && o.error === undefined).length).toBeGreaterThan(0);
-      // Membership recovered everywhere, and no acknowledged increment was lost.
+      // Membership recovered everywhere; no acknowledged increment was lost, and none applied twice.
       for (const s of silos) expect(s.connection.membership.live().map((i) => i.id).sort()).toEqual(silos.map((x) => x.id).sort());
-      for (const k of keys) expect(await client.getGrain(Counter, k).get()).toBeGreaterThanOrEqual(acked.get(k)!);
+      for (const k of keys) expect(await client.getGrain(Counter, k).get(), k).toBe(acked.get(k)!);
       expect(silos.reduce((n, s) => n + s.activationCount('Counter'), 0)).toBe(keys.length);
     } finally {
       await client.close();

@@ -134,7 +134,8 @@ describe('NATS transport', () => {
     await victim.close(); // crash; every caller is already waiting on it
     const errors = await Promise.all(inflight.map(rejection));
     for (const err of errors) expect(err.message).toMatch(/declared dead \(no responders\)/);
-    expect(client.membership.isLive(victim.siloId!)).toBe(false);
+    // It leaves the live set once its entry's delete is through (membership.ts, declareDead).
+    await until(() => !client.membership.isLive(victim.siloId!), 5_000, 'the dead silo leaves the live set');
   });
 
   it('a slow but live silo is not declared dead by the slow-call probe', async () => {

@@ -3,7 +3,7 @@
  * the client, odd ones by a `Bank` grain), each recorded in the `from` account's ledger in the
  * same transaction, until stopped; then the invariants, as a list of what is violated.
  */
-import { SiloUnavailableError, TransactionAbortedError, type GrainClient } from 'granary';
+import { SiloUnavailableError, TransactionAbortedError, TransactionInDoubtError, type GrainClient } from 'granary';
 import { Account, Bank, Ledger, type LedgerEntry } from '../../grains/index.js';
 import type { Outcomes } from '../support/chaos-load.js';
 
@@ -28,7 +28,11 @@ const isFailure = (err: unknown): boolean => !(err instanceof TransactionAborted
  * may have committed (docs/exactly-once.md, "Calls that still fail"): a call that cannot be
  * retried safely, so not a failed call that could be; whether it committed is the ledger's to say.
  */
-const notRerun = (err: unknown): boolean => err instanceof SiloUnavailableError && (err.data as { reason?: unknown } | undefined)?.reason === 'transaction_not_rerun';
+const notRerun = (err: unknown): boolean => (err instanceof SiloUnavailableError && (err.data as { reason?: unknown } | undefined)?.reason === 'transaction_not_rerun')
+  // A client-coordinated transfer whose manager died after the commit may have begun: its
+  // outcome is unknown to the caller (docs/transactions.md, "In doubt"), so it cannot be retried
+  // safely either.
+  || err instanceof TransactionInDoubtError;
 
 export class BankLoad {
   /** Each transfer's outcome: `failed` ones may or may not have committed (the ledger says). */
@@ -37,7 +41,7 @@ export class BankLoad {
   private readonly why = new Map<string, string>();
   /** Why transfers aborted, by the start of the message. */
   readonly abortReasons = new Map<string, number>();
-  /** Bank-grain transfers re-sent after a crash and not run again (their outcome is the ledger's). */
+  /** Transfers whose outcome the caller cannot know (a Bank-grain transfer re-sent after a crash and not run again, or in doubt): the ledger's to say. */
   notRerun = 0;
   private running = false;
   private loops: Promise<void>[] = [];

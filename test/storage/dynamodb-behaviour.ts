@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { InconsistentStateError, InvalidArgumentError, SiloUnavailableError, dynamoStorage, type DynamoStorage } from 'granary';
+import { InconsistentStateError, InvalidArgumentError, Silo, SiloUnavailableError, dynamoStorage, type DynamoStorage } from 'granary';
 import { encode, grainId } from 'granary/internal';
 import { uniqueTable } from '../support/dynamodb.js';
 import { rejection, randomBytes } from './conformance.js';
@@ -206,6 +206,24 @@ export function dynamoBehaviour(name: string, endpoint: () => string): void {
       const after = await items(direct, 'Orphan/');
       expect(after.map((i) => i.pk!.S).sort()).toEqual(live.map((i) => i.pk!.S).sort());
       expect(await direct.read(id, 'state')).toEqual(stored);
+    });
+
+    it('a silo runs the sweep by itself, a slice per period: the orphans of a crashed write go, the live state stays', async () => {
+      const id = grainId('Swept', 'big');
+      const e1 = await direct.write(id, 'state', randomText(768 * 1024), undefined);
+      const live = await items(direct, 'Swept/');
+      const s = via({ requestTimeoutMs: 300, maxAttempts: 1 });
+      proxy.decide = (op, body) => (op === 'PutItem' && body.includes('"chunkSet"') ? 'hang' : 'forward');
+      expect(await rejection(s.write(id, 'state', randomText(768 * 1024), e1))).toBeInstanceOf(SiloUnavailableError);
+      proxy.decide = () => 'forward';
+      expect((await items(direct, 'Swept/')).length).toBe(live.length + 3);
+      const silo = await Silo.start({ grains: [], storage: direct, storageSweep: { sliceEveryMs: 20, maxItems: 5, olderThanMs: 0 } });
+      try {
+        for (let i = 0; i < 500 && (await items(direct, 'Swept/')).length > live.length; i++) await new Promise((r) => setTimeout(r, 20));
+      } finally {
+        await silo.stop();
+      }
+      expect((await items(direct, 'Swept/')).map((i) => i.pk!.S).sort()).toEqual(live.map((i) => i.pk!.S).sort());
     });
 
     it('an endpoint that never answers fails within the configured bound, naming the endpoint', async () => {

@@ -7,8 +7,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Account } from '../../grains/index.js';
 import type { TestCluster } from 'granary';
-import { decode, grainId, transactionDefaults, type StorageProvider } from './imports.js';
-import { balances, fund, type SuiteContext } from './support.js';
+import { decode, grainId, readRecordForTest, TransactionAbortedError, transactionDefaults, type StorageProvider } from './imports.js';
+import { balances, fund, hostOf, placeOn, type SuiteContext } from './support.js';
 
 /** The run's storage, noting every transaction record created, so they can be counted in storage. */
 function trackRecords(inner: StorageProvider): { storage: StorageProvider; created(): number; stored(): Promise<number>; failDeletes: boolean } {
@@ -144,6 +144,38 @@ export function recordRetention(s: SuiteContext): void {
       expect(await until(c, tracked.stored, 0)).toBe(0);
       const fresh = await s.start(1, tracked.storage);
       expect(await balances(fresh, [a, b])).toEqual([100, 100]);
+    });
+
+    it('a coordinator that lost its manager after the commit point is never told "aborted", even once the record was collected', async () => {
+      const c = await s.start(3);
+      const [a, b] = [s.key('a'), s.key('b')];
+      await fund(c, { [a]: 100, [b]: 100 });
+      // The manager (a, the first writer) on silo 0, b on silo 1; the client's calls go there.
+      await placeOn(c, 0, Account, a);
+      await placeOn(c, 1, Account, b);
+      const managerSilo = hostOf(c, `Account/${a}`)!;
+      // The manager writes the record `committed`, then stops before it answers the client.
+      const gate = s.pauseAt('afterCommitRecord');
+      const run = c.client.transaction(async () => {
+        await c.client.getGrain(Account, a).withdraw(5);
+        await c.client.getGrain(Account, b).deposit(5);
+      }, { timeoutMs: 1_000 });
+      run.catch(() => undefined);
+      const txnId = await gate.reached;
+      expect(await readRecordForTest(s.storage(), txnId)).toBe('committed');
+      // Past the deadline the participants settle it from the record; idle, they fold it in,
+      // and the record goes (no item holds its pending value any more).
+      await c.advanceTime(1_000 + transactionDefaults.recoveryGraceMs + 1);
+      await c.advanceTime(transactionDefaults.foldAfterMs + 1);
+      expect(await until(c, async () => ((await readRecordForTest(s.storage(), txnId)) === undefined ? 1 : 0), 1)).toBe(1);
+      // Later commits of a push it out of the item's memory of recent commits.
+      for (let i = 0; i < 20; i++) await c.client.transaction(() => c.client.getGrain(Account, a).deposit(1));
+      // Now the manager's silo dies: the client, in doubt, asks the participants.
+      await c.killSilo(managerSilo);
+      const outcome = await run.then(() => 'committed', (err) => err);
+      expect(await balances(c, [a, b])).toEqual([100 - 5 + 20, 105]);
+      // It committed: the client learns so, or at worst that it is in doubt — never "aborted".
+      expect(outcome instanceof TransactionAbortedError ? `aborted: ${outcome.message}` : 'not aborted').toBe('not aborted');
     });
   });
 }

@@ -6,7 +6,9 @@
  * For each subscriber of an owned stream (every implicit subscriber type of its namespace,
  * every durable subscription) a *consumer* reads from its cursor (the last seq delivered, kept
  * by the provider) at most `batch` items at a time, delivers them one by one as turns of the
- * subscriber grain (`$stream.deliver`), and moves its cursor after each. Consumers are
+ * subscriber grain (`$stream.deliver`), and moves its cursor after each (the write leaves the
+ * delivery path: one in flight per consumer, coalesced to the latest seq; an implicit
+ * consumer's cursor is also kept here, so the next item costs no read of it). Consumers are
  * independent: a slow subscriber holds back only its own, with at most `batch` items in
  * memory; nothing is buffered per publish. A consumer runs only while its stream has items
  * it has not delivered: idle subscriptions cost no activation, timer or memory here.
@@ -88,6 +90,15 @@ interface Consumer {
 const streamKey = (ns: string, key: string) => `${ns}\u0000${key}`;
 /** Streams whose subscriber lists are kept (least recently used go first). */
 const SUBSCRIBER_CACHE = 1_000;
+/** Implicit consumers whose cursor is kept here (least recently moved go first). */
+const CURSOR_CACHE = 10_000;
+
+/** The cursor writes of one consumer: one in flight, coalesced to the latest seq delivered. */
+interface CursorWriter {
+  latest: number;
+  written: number;
+  running: Promise<void>;
+}
 const implicitId = (type: string) => `implicit:${type}`;
 
 /** The owner of a stream among the active silos. */
@@ -110,6 +121,13 @@ export class StreamService implements StreamSubscriptionListener {
   private readonly batch: number;
   private readonly consumers = new Map<string, Consumer>();
   private readonly subsCache = new Map<string, StreamSubscriptionRecord[]>();
+  /**
+   * The cursors of implicit consumers that delivered here, as this silo (their only writer
+   * while it owns the stream) moved them. Dropped when the stream is looked at afresh
+   * (an announcement, a membership change): then the stored cursor is read again.
+   */
+  private readonly cursors = new Map<string, number>();
+  private readonly writers = new Map<string, CursorWriter>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly timers = new Set<TimerHandle>();
   private stopped = false;
@@ -128,7 +146,9 @@ export class StreamService implements StreamSubscriptionListener {
     // An append (seq > 0) may use the stream's cached subscriber list; an announcement (seq 0:
     // a subscription made somewhere) refreshes it.
     this.unsubscribe.push(this.o.provider.onAppend((ns, key, seq) => this.kick(ns, key, seq === 0)));
-    const off = this.o.membership.onChange?.(() => this.resumeAll());
+    // Streams may have moved (and come back, delivered further elsewhere): forget the kept
+    // cursors at once, before any append is served from them.
+    const off = this.o.membership.onChange?.(() => { this.cursors.clear(); this.resumeAll(); });
     if (off) this.unsubscribe.push(off);
     this.resumeAll();
   }
@@ -167,6 +187,7 @@ export class StreamService implements StreamSubscriptionListener {
   /** Something may be due on this stream: wake its consumers (on the owner). */
   kick(namespace: string, key: string, refresh = false): void {
     if (this.stopped || !this.owns(namespace, key)) return;
+    if (refresh) for (const type of this.o.implicitTypes(namespace)) this.cursors.delete(`${streamKey(namespace, key)}\u0000${implicitId(type)}`);
     this.track(this.wakeStream(namespace, key, refresh).catch((err) => this.o.onError?.(`stream ${namespace}/${key}: reading its subscriptions`, err)));
   }
 
@@ -239,63 +260,72 @@ export class StreamService implements StreamSubscriptionListener {
 
   private async run(k: string, c: Consumer): Promise<void> {
     const p = this.o.provider;
-    // Cursor writes leave the delivery path: one in flight at a time, coalesced to the latest
-    // seq delivered, awaited before the cursor is read again and before the run ends. A write
-    // lost to a crash only means those items are delivered again (at least once).
-    let writing: Promise<void> | undefined;
-    let latest = 0;
-    let written = 0;
-    const writeCursor = (seq: number) => {
-      latest = seq;
-      // (Started only with work to do: an empty loop would clear `writing` before it is set.)
-      if (written >= latest) return;
-      writing ??= (async () => {
-        try {
-          while (written < latest) {
-            const s = latest;
-            await p.setCursor(c.namespace, c.key, c.id, s);
-            written = s;
-          }
-        } finally {
-          writing = undefined;
-        }
-      })();
-    };
-    const flush = async () => { while (writing !== undefined) await writing; };
-    try {
-      do {
-        c.again = false;
-        await flush();
-        // Read once per pass, then followed here: this consumer is the cursor's only writer.
-        let cursor = await p.cursor(c.namespace, c.key, c.id);
+    do {
+      c.again = false;
+      // An implicit consumer that delivered here knows its cursor; others read it (after the
+      // write in flight, so it is not read behind what was delivered).
+      let cursor = c.implicit ? this.cursors.get(k) : undefined;
+      if (cursor === undefined) {
+        await this.writers.get(k)?.running;
+        cursor = await p.cursor(c.namespace, c.key, c.id);
         if (cursor === undefined) {
           if (!c.implicit) return; // unsubscribed
           cursor = 0; // an implicit subscriber gets every retained item
         }
-        written = Math.max(written, cursor);
-        while (!this.stopped && this.owns(c.namespace, c.key)) {
-          const read = await p.read(c.namespace, c.key, cursor + 1, this.batch);
-          if (read.items.length === 0) break;
-          if (read.items[0]!.seq > cursor + 1) this.counters.missed += read.items[0]!.seq - cursor - 1;
-          for (const item of read.items) {
-            if (this.stopped || !this.owns(c.namespace, c.key)) return;
-            const outcome = await this.deliver(c, item);
-            if (outcome === 'retry') {
-              // Not awaited here: a consumer waiting out its backoff holds no promise, so a silo
-              // (and a test's settle) is never kept waiting on it.
-              const delay = Math.min(this.retry.maxDelayMs, this.retry.initialDelayMs * 2 ** Math.min(c.attempts - 1, 30));
-              this.retryLater(k, c, delay);
-              return;
-            }
-            c.attempts = 0;
-            writeCursor(item.seq);
-            cursor = item.seq;
+      }
+      while (!this.stopped && this.owns(c.namespace, c.key)) {
+        const read = await p.read(c.namespace, c.key, cursor + 1, this.batch);
+        if (read.items.length === 0) break;
+        if (read.items[0]!.seq > cursor + 1) this.counters.missed += read.items[0]!.seq - cursor - 1;
+        for (const item of read.items) {
+          if (this.stopped || !this.owns(c.namespace, c.key)) return;
+          const outcome = await this.deliver(c, item);
+          if (outcome === 'retry') {
+            // Not awaited here: a consumer waiting out its backoff holds no promise, so a silo
+            // (and a test's settle) is never kept waiting on it.
+            const delay = Math.min(this.retry.maxDelayMs, this.retry.initialDelayMs * 2 ** Math.min(c.attempts - 1, 30));
+            this.retryLater(k, c, delay);
+            return;
           }
+          c.attempts = 0;
+          this.moveCursor(k, c, item.seq);
+          cursor = item.seq;
         }
-      } while (c.again && !this.stopped);
-    } finally {
-      await flush();
+      }
+    } while (c.again && !this.stopped);
+  }
+
+  /**
+   * Records delivery up to `seq`. The write leaves the delivery path: one in flight per
+   * consumer, coalesced to the latest seq (a write lost to a crash only means those items are
+   * delivered again: at least once). A failed write forgets the kept cursor, so the next pass
+   * reads the stored one.
+   */
+  private moveCursor(k: string, c: Consumer, seq: number): void {
+    if (c.implicit) {
+      this.cursors.delete(k);
+      this.cursors.set(k, seq);
+      if (this.cursors.size > CURSOR_CACHE) this.cursors.delete(this.cursors.keys().next().value!);
     }
+    const w = this.writers.get(k);
+    if (w !== undefined) { w.latest = Math.max(w.latest, seq); return; }
+    const writer: CursorWriter = { latest: seq, written: 0, running: Promise.resolve() };
+    this.writers.set(k, writer);
+    writer.running = (async () => {
+      try {
+        while (writer.written < writer.latest) {
+          const s = writer.latest;
+          await this.o.provider.setCursor(c.namespace, c.key, c.id, s);
+          writer.written = s;
+        }
+      } catch (err) {
+        this.cursors.delete(k);
+        this.o.onError?.(`stream ${c.namespace}/${c.key} → ${c.grain}.${c.method}: recording delivery up to item ${writer.latest} failed (items after the stored cursor will be delivered again)`, err, c.grain);
+      } finally {
+        this.writers.delete(k);
+      }
+    })();
+    this.track(writer.running);
   }
 
   /** One attempt at one item: delivered or skipped (move on), or retry after a backoff. */

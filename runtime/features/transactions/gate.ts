@@ -26,7 +26,7 @@ import { ACTIVATING, DEAD, MSG, siloEnv, type TxnActivation, type TxnEnv } from 
 import { finish, type PartEntry } from './manager.js';
 import { transactionDefaults, type TransactionOption } from './options.js';
 import { Participant } from './participant.js';
-import { createRecord, readRecord } from './records.js';
+import { readRecord } from './records.js';
 import type { TxState } from './state.js';
 import { setTxn, txnOfScope, type TxnWire } from './txn-context.js';
 
@@ -168,8 +168,9 @@ async function resolveHere(act: TxnActivation, p: Participant | undefined, txnId
   if (p !== undefined) return p.resolve(txnId, onePhase);
   // The grain is not constructed yet: a one-phase commit can only be settled by it.
   if (onePhase && act.grain === undefined) return 'retry';
-  const storage = act.host.storage;
-  return (await readRecord(storage, txnId)) ?? createRecord(storage, txnId, 'aborted', act.host.clock.now());
+  // Without the grain nothing here can veto it or show a pending value: no record proves
+  // nothing (a committed one may have been collected; see Participant.resolve).
+  return (await readRecord(act.host.storage, txnId)) ?? 'retry';
 }
 
 function idOf(x: unknown): string {

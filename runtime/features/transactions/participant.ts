@@ -389,11 +389,13 @@ export class Participant {
 
   /**
    * Finds out the outcome of a transaction whose coordinator lost contact, and makes it
-   * final: the transaction record if there is one; a one-phase commit of this grain if one
-   * is remembered; otherwise `aborted`, made final by fencing this grain's items (so a
-   * one-phase write still in flight cannot land) and creating the record `aborted`.
+   * final: the transaction record if there is one; a commit this grain remembers (one-phase,
+   * or two-phase folded in); otherwise `aborted`, made final by fencing this grain's items (so
+   * a one-phase write still in flight cannot land) and creating the record `aborted` — for a
+   * two-phase commit only when this grain can tell it was not committed and its record
+   * collected, else `unknown` (the coordinator asks the others).
    */
-  async resolve(txnId: string, onePhase: boolean): Promise<Outcome> {
+  async resolve(txnId: string, onePhase: boolean): Promise<Outcome | 'unknown'> {
     const t = this.txns.get(txnId);
     // Let a prepare or a one-phase commit in progress here finish first.
     if (t?.status === 'preparing') await t.preparing?.catch(() => undefined);
@@ -414,6 +416,15 @@ export class Participant {
         if (l !== undefined) await l;
         if (s.committedOnePhase(txnId)) { this.settle(txnId, 'committed'); return 'committed'; }
       }
+      // No record, and not among the recent commits (which hold only the last few). A
+      // committed record goes once every item dropped the pending value, so no record proves
+      // nothing by itself. It does when this grain can still veto the commit (the
+      // transaction is running here: it has not voted, and aborting it here makes its vote
+      // no), or when an item here still holds the pending value (looked at after the record
+      // was found missing: the record cannot have gone while it did). Otherwise the outcome
+      // is not known here: the coordinator asks the others, and in the end is in doubt.
+      const running = this.txns.get(txnId)?.status === 'active';
+      if (!running && ![...this.states.values()].some((s) => s.holdsPendingOf(txnId))) return 'unknown';
     }
     if (onePhase) {
       for (let attempt = 0; ; attempt++) {

@@ -218,6 +218,11 @@ export class TxState<T> extends TransactionalState<T> {
     return true;
   }
 
+  /** Whether the stored item holds a pending value of `txnId` (as of this activation's last load or write). */
+  holdsPendingOf(txnId: string): boolean {
+    return this.loaded && this.storedPending === txnId;
+  }
+
   get recoveredTxn(): string | undefined {
     return this.recovered?.txn;
   }
