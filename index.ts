@@ -52,6 +52,7 @@ export { TableNotFoundError } from './silo/dynamodb/index.js';
 // gateway app would load Hono for every application, gateway or not.)
 export { Silo } from './silo/silo.js';
 export type { SiloOptions } from './silo/silo.js';
+export type { StorageSweepOptions } from './silo/storage-sweep.js';
 export type { CatalogLimits } from './runtime/index.js';
 export type { GatewayOptions } from './silo/gateway/silo-gateway.js';
 export type { Logger } from './silo/log.js';
