@@ -3,7 +3,7 @@
  * the client, odd ones by a `Bank` grain), each recorded in the `from` account's ledger in the
  * same transaction, until stopped; then the invariants, as a list of what is violated.
  */
-import { SiloUnavailableError, TransactionAbortedError, TransactionInDoubtError, type GrainClient } from 'granary';
+import { SiloUnavailableError, TimeoutError, TransactionAbortedError, TransactionInDoubtError, type GrainClient } from 'granary';
 import { Account, Bank, Ledger, type LedgerEntry } from '../../grains/index.js';
 import type { Outcomes } from '../support/chaos-load.js';
 
@@ -21,18 +21,22 @@ export interface BankLoadOptions {
 type Settled = 'ok' | 'aborted' | 'failed';
 
 /** A clean abort (nothing applied, the caller is told so): not a failed call. */
-const isFailure = (err: unknown): boolean => !(err instanceof TransactionAbortedError) && !notRerun(err);
+const isFailure = (err: unknown): boolean => !(err instanceof TransactionAbortedError) && !outcomeUnknown(err);
 
 /**
  * A Bank grain's transfer re-sent after its silo died is not run again, because its first run
  * may have committed (docs/exactly-once.md, "Calls that still fail"): a call that cannot be
  * retried safely, so not a failed call that could be; whether it committed is the ledger's to say.
  */
-const notRerun = (err: unknown): boolean => (err instanceof SiloUnavailableError && (err.data as { reason?: unknown } | undefined)?.reason === 'transaction_not_rerun')
+const outcomeUnknown = (err: unknown): boolean => (err instanceof SiloUnavailableError && (err.data as { reason?: unknown } | undefined)?.reason === 'transaction_not_rerun')
   // A client-coordinated transfer whose manager died after the commit may have begun: its
   // outcome is unknown to the caller (docs/transactions.md, "In doubt"), so it cannot be retried
   // safely either.
-  || err instanceof TransactionInDoubtError;
+  || err instanceof TransactionInDoubtError
+  // A transfer that outran its caller's deadline (lock waits behind a killed silo's prepared
+  // transactions, a NATS restart): it may still commit, so it cannot be retried safely. The
+  // counters have no such excuse: any failure of theirs counts.
+  || err instanceof TimeoutError;
 
 export class BankLoad {
   /** Each transfer's outcome: `failed` ones may or may not have committed (the ledger says). */
@@ -42,7 +46,7 @@ export class BankLoad {
   /** Why transfers aborted, by the start of the message. */
   readonly abortReasons = new Map<string, number>();
   /** Transfers whose outcome the caller cannot know (a Bank-grain transfer re-sent after a crash and not run again, or in doubt): the ledger's to say. */
-  notRerun = 0;
+  outcomeUnknown = 0;
   private running = false;
   private loops: Promise<void>[] = [];
 
@@ -77,9 +81,9 @@ export class BankLoad {
         : client.getGrain(Bank, `bank${l}`).transfer(from, to, amount, id), isFailure);
       if (!r.ok) this.why.set(id, `${byClient ? 'client-coordinated' : 'by the Bank grain'}, ${(r.error as Error)?.name}: ${String((r.error as Error)?.message ?? r.error).slice(0, 200)}`);
       if (r.ok) this.settled.set(id, 'ok');
-      else if (notRerun(r.error)) {
+      else if (outcomeUnknown(r.error)) {
         this.settled.set(id, 'failed');
-        this.notRerun++;
+        this.outcomeUnknown++;
       } else if (!isFailure(r.error)) {
         this.settled.set(id, 'aborted');
         // Grouped by what happened, not by which transaction or account.

@@ -231,7 +231,7 @@ describe('chaos: silo processes on NATS and DynamoDB Local', () => {
       failureText,
       describeDifferences(diffs, counters.keys().length).split('\n').slice(0, 12).join('\n'),
       `answers no single activation could give: ${counters.anomalies.length}${counters.anomalies.length ? '\n  ' + counters.anomalies.slice(0, 8).join('\n  ') : ''}`,
-      `bank: ${JSON.stringify(bank.counts())} (outcome unknown to the caller, the ledger decides: ${bank.notRerun} — Bank-grain transfers re-sent and not run again, or in doubt); aborts: ${[...bank.abortReasons].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([w, n]) => `${n} × "${w}"`).join(', ') || 'none'}; invariants: ${bankViolations.length === 0 ? 'hold' : bankViolations.length + ' violated'}`,
+      `bank: ${JSON.stringify(bank.counts())} (outcome unknown to the caller, the ledger decides: ${bank.outcomeUnknown} — Bank-grain transfers re-sent and not run again, in doubt, or past their deadline); aborts: ${[...bank.abortReasons].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([w, n]) => `${n} × "${w}"`).join(', ') || 'none'}; invariants: ${bankViolations.length === 0 ? 'hold' : bankViolations.length + ' violated'}`,
       `ETag conflicts (writes that lost to a newer version): ${conflictsByMetrics} counted by the silos' metrics (read last before each kill and at the end), ${conflictLogs} logged as failed grain calls, ${conflictAnswers} answered to callers`,
     ].join('\n');
     console.log(`[chaos]\n${report}`);
