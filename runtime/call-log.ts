@@ -35,17 +35,18 @@ const MAX_DERIVED_ID = 96;
 // ---- ids ---------------------------------------------------------------------------
 
 /**
- * 80 random bits per process, so fresh ids of two processes never meet. Drawn on first use:
+ * 66 random bits per process (11 characters of 64), so fresh ids of two processes never meet
+ * (a million processes: a chance of about 1 in 10^8 that two share one). Drawn on first use:
  * Workers allow no randomness while a module loads.
  */
 let processPrefix: string | undefined;
 let nextFresh = 0;
+const PREFIX_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_';
 
 function prefix(): string {
   if (processPrefix === undefined) {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
     let s = '';
-    for (const b of bytes) s += (b % 36).toString(36);
+    for (const b of crypto.getRandomValues(new Uint8Array(11))) s += PREFIX_ALPHABET[b & 63];
     processPrefix = s;
   }
   return processPrefix;
@@ -97,7 +98,15 @@ function hashedId(text: string): string {
 
 /** A call of this record: completed (its outcome, or that it was too large), or written and still open. */
 type Entry =
-  | { readonly kind: 'done'; readonly text: string }
+  | {
+    readonly kind: 'done';
+    /** OUTCOME_VALUE, OUTCOME_ERROR or OUTCOME_TOO_LARGE. */
+    readonly code: number;
+    /** The value's or error's codec text, or the too-large outcome's length. */
+    readonly value: string;
+    /** The entry as the record stores it: `"id",code,value` (computed once). */
+    readonly text: string;
+  }
   | {
     readonly kind: 'open';
     /** State writes of the call that were sent (a replay skips that many). */
@@ -111,9 +120,13 @@ type Entry =
 /** A recorded outcome, as a call is answered. */
 export type RecordedOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-const OUTCOME_DONE = 0;
+// The record is one flat JSON array, entry after entry, as small as it can be: it is rewritten
+// with every write of the grain (`"id",0,value` | `"id",3,error` | `"id",1,length` |
+// `"id",2,writes,prev,noPrev` for a call written and not yet answered).
+const OUTCOME_VALUE = 0;
 const OUTCOME_TOO_LARGE = 1;
 const OUTCOME_OPEN = 2;
+const OUTCOME_ERROR = 3;
 
 export class CallLog {
   /** Insertion order is age: the oldest completed entries leave first. */
@@ -125,6 +138,11 @@ export class CallLog {
 
   has(id: string): boolean {
     return this.entries.has(id);
+  }
+
+  /** The ids recorded, oldest first. */
+  ids(): string[] {
+    return [...this.entries.keys()];
   }
 
   /** The call `id` runs in this activation now and has written. */
@@ -167,7 +185,7 @@ export class CallLog {
     const e = this.entries.get(id);
     if (e === undefined || e.kind !== 'open') return false;
     this.entries.delete(id); // re-inserted last: the newest
-    this.entries.set(id, { kind: 'done', text: outcomeEntry(id, outcome) });
+    this.entries.set(id, doneEntry(id, outcome));
     this.trim();
     return e.prev === undefined;
   }
@@ -176,12 +194,11 @@ export class CallLog {
   outcome(id: string, decodeOptions: Parameters<typeof decode>[1], target: string): RecordedOutcome | undefined {
     const e = this.entries.get(id);
     if (e === undefined || e.kind !== 'done') return undefined;
-    const raw = JSON.parse(e.text) as [string, number, unknown];
-    if (raw[1] === OUTCOME_TOO_LARGE) {
-      return { ok: false, error: new GrainError('result_not_recorded', `call ${id} to ${target} already ran and its state write committed, but its result (${String(raw[2])} characters encoded) was over the recorded-result limit (${CALL_RESULT_LIMIT}) and was not kept, so it cannot be answered again; do not retry it: read what you need with a call that does not write, or return less from methods that write state`, { status: 409, data: { callId: id } }) };
+    if (e.code === OUTCOME_TOO_LARGE) {
+      return { ok: false, error: new GrainError('result_not_recorded', `call ${id} to ${target} already ran and its state write committed, but its result (${e.value} characters encoded) was over the recorded-result limit (${CALL_RESULT_LIMIT}) and was not kept, so it cannot be answered again; do not retry it: read what you need with a call that does not write, or return less from methods that write state`, { status: 409, data: { callId: id } }) };
     }
-    const o = decode(JSON.stringify(raw[2]), decodeOptions) as { v?: unknown; e?: WireError };
-    return o.e !== undefined ? { ok: false, error: errorFromWire(o.e) } : { ok: true, value: o.v };
+    if (e.code === OUTCOME_ERROR) return { ok: false, error: errorFromWire(decode(e.value, decodeOptions) as WireError) };
+    return { ok: true, value: decode(e.value, decodeOptions, 1) };
   }
 
   /** The record as stored (JSON, one line). */
@@ -191,7 +208,7 @@ export class CallLog {
     for (const [id, e] of this.entries) {
       if (!first) out += ',';
       first = false;
-      out += e.kind === 'done' ? e.text : JSON.stringify([id, OUTCOME_OPEN, e.writes, e.prev ?? null, e.prev === undefined ? 1 : 0]);
+      out += e.kind === 'done' ? e.text : `${JSON.stringify(id)},${OUTCOME_OPEN},${e.writes},${JSON.stringify(e.prev ?? null)},${e.prev === undefined ? 1 : 0}`;
     }
     return out + ']';
   }
@@ -200,14 +217,19 @@ export class CallLog {
     const log = new CallLog();
     const raw = JSON.parse(text) as unknown;
     if (!Array.isArray(raw)) throw new Error('call record is not an array');
-    for (const item of raw as unknown[]) {
-      if (!Array.isArray(item) || typeof item[0] !== 'string') throw new Error('call record entry is malformed');
-      const id = item[0] as string;
-      if (item[1] === OUTCOME_OPEN) {
-        const noPrev = item[4] === 1;
-        log.entries.set(id, { kind: 'open', writes: Number(item[2]) || 0, prev: noPrev ? undefined : (item[3] as string | null), live: false });
+    for (let i = 0; i < raw.length;) {
+      const id: unknown = raw[i];
+      const code: unknown = raw[i + 1];
+      if (typeof id !== 'string' || typeof code !== 'number') throw new Error('call record entry is malformed');
+      if (code === OUTCOME_OPEN) {
+        const noPrev = raw[i + 4] === 1;
+        log.entries.set(id, { kind: 'open', writes: Number(raw[i + 2]) || 0, prev: noPrev ? undefined : (raw[i + 3] as string | null), live: false });
+        i += 5;
       } else {
-        log.entries.set(id, { kind: 'done', text: JSON.stringify(item) });
+        // The codec's text is JSON.stringify of its wire form: the value's text comes back as written.
+        const value = JSON.stringify(raw[i + 2]);
+        log.entries.set(id, { kind: 'done', code, value, text: `${JSON.stringify(id)},${code},${value}` });
+        i += 3;
       }
     }
     return log;
@@ -226,23 +248,27 @@ export class CallLog {
   }
 }
 
-function outcomeEntry(id: string, outcome: RecordedOutcome): string {
-  let text: string;
+function doneEntry(id: string, outcome: RecordedOutcome): Entry {
+  let code = outcome.ok ? OUTCOME_VALUE : OUTCOME_ERROR;
+  let value: string;
   try {
-    text = outcome.ok ? encode({ v: outcome.value }, 1) : encode({ e: toGrainError(outcome.error).toWire() });
+    value = outcome.ok ? encode(outcome.value, 1) : encode(toGrainError(outcome.error).toWire());
   } catch {
     // A result that cannot be encoded could not be answered either; the caller got that error.
-    text = encode({ e: toGrainError(new GrainError('grain_error', `call ${id}: its result could not be encoded`)).toWire() });
+    code = OUTCOME_ERROR;
+    value = encode(toGrainError(new GrainError('grain_error', `call ${id}: its result could not be encoded`)).toWire());
   }
-  return text.length <= CALL_RESULT_LIMIT
-    ? `[${JSON.stringify(id)},${OUTCOME_DONE},${text}]`
-    : JSON.stringify([id, OUTCOME_TOO_LARGE, text.length]);
+  if (value.length > CALL_RESULT_LIMIT) {
+    code = OUTCOME_TOO_LARGE;
+    value = String(value.length);
+  }
+  return { kind: 'done', code, value, text: `${JSON.stringify(id)},${code},${value}` };
 }
 
 // ---- the stored payload ------------------------------------------------------------
 
 /** A stored state with a call record: this line, the record, a newline, the state (empty: cleared). */
-const RECORD_PREFIX = '#calls1\n';
+const RECORD_PREFIX = '#calls2\n';
 
 /** The payload to store: the state alone while no call was recorded (as before call ids), else the record and the state. */
 export function storedPayload(state: string | null, log: CallLog | null): string | undefined {

@@ -187,6 +187,6 @@ describe('the call record', () => {
     const { state, log } = parseStoredPayload(stored!.payload!);
     expect(state).toBeNull();
     expect(log!.size).toBe(2);
-    expect(log!.text()).toContain(`,1,${CALL_RESULT_LIMIT + 10 + 2 + 6}]`); // [id, too large, encoded length]
+    expect(log!.text()).toContain(`,1,${CALL_RESULT_LIMIT + 10 + 2}`); // "id",too large,encoded length
   });
 });
