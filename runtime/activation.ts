@@ -345,36 +345,31 @@ export class Activation implements GrainRuntime {
   private settleTurn(call: PendingCall, turn: TurnIds | undefined, outcome: RecordedOutcome, exclusive: boolean): void {
     this.finish(exclusive, call);
     this.answer(call, outcome);
-    if (turn === undefined) return;
-    this.runningIds?.delete(turn.id);
-    if (this.callLog?.has(turn.id) !== true) this.remember(turn.id, outcome);
-    const waiting = this.sameIdWaiting?.get(turn.id);
-    if (waiting !== undefined) {
-      this.sameIdWaiting!.delete(turn.id);
-      for (const c of waiting) this.answer(c, outcome);
-    }
+    if (turn !== undefined) this.idEnded(turn.id, outcome);
   }
 
   /** Remembers how a feature's message (answered outside the mailbox) ends, for its duplicates. */
   private followOutcome(call: PendingCall): void {
     const id = call.id!;
     (this.runningIds ??= new Set()).add(id);
-    call.onSettled = (ok, v) => {
-      this.runningIds?.delete(id);
-      const outcome: RecordedOutcome = ok ? { ok: true, value: v } : { ok: false, error: v };
-      this.remember(id, outcome);
-      const waiting = this.sameIdWaiting?.get(id);
-      if (waiting !== undefined) {
-        this.sameIdWaiting!.delete(id);
-        for (const c of waiting) this.answer(c, outcome);
-      }
-    };
+    call.onSettled = (ok, v) => this.idEnded(id, ok ? { ok: true, value: v } : { ok: false, error: v });
   }
 
-  private remember(id: string, outcome: RecordedOutcome): void {
-    const recent = (this.recentOutcomes ??= new Map());
-    recent.set(id, outcome);
-    if (recent.size > CALL_LOG_SIZE) recent.delete(recent.keys().next().value!);
+  /**
+   * The call with `id` ended here with `outcome`: calls with its id that waited get it too, and
+   * it is remembered in memory unless the record keeps it.
+   */
+  private idEnded(id: string, outcome: RecordedOutcome): void {
+    this.runningIds?.delete(id);
+    if (this.callLog?.has(id) !== true) {
+      const recent = (this.recentOutcomes ??= new Map());
+      recent.set(id, outcome);
+      if (recent.size > CALL_LOG_SIZE) recent.delete(recent.keys().next().value!);
+    }
+    const waiting = this.sameIdWaiting?.get(id);
+    if (waiting === undefined) return;
+    this.sameIdWaiting!.delete(id);
+    for (const c of waiting) this.answer(c, outcome);
   }
 
   /** The outcome as recorded: an error as its caller gets it. */
@@ -594,11 +589,7 @@ export class Activation implements GrainRuntime {
 
   writeState(): Promise<void> {
     const turn = this.turnOf();
-    if (turn !== undefined && turn.skipWrites > 0) {
-      // A replay: this write committed on the call's first run.
-      if (--turn.skipWrites === 0) this.grain.state = this.stateFrom(this.storedState);
-      return Promise.resolve();
-    }
+    if (this.skippedByReplay(turn)) return Promise.resolve();
     // Checked when the turn asks, not when the write's turn in the chain comes.
     let refusal: unknown;
     try {
@@ -606,23 +597,47 @@ export class Activation implements GrainRuntime {
     } catch (err) {
       refusal = err;
     }
-    const run = async () => {
+    return this.chained(async () => {
+      let state: string;
       try {
         if (refusal !== undefined) throw refusal;
         this.checkStateStorable();
-        const state = encode(this.grain.state);
-        if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
-        this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, storedPayload(state, this.callLog)!, this.etag);
-        this.storedState = state;
+        state = encode(this.grain.state);
       } catch (err) {
         this.afterRefusedWrite(err);
         throw err;
       }
-    };
-    // Writes from interleaved turns go one after another, each with the ETag the last one got.
+      if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
+      await this.store(storedPayload(state, this.callLog)!);
+      this.storedState = state;
+    });
+  }
+
+  /** Writes from interleaved turns go one after another, each with the ETag the last one got. */
+  private chained(run: () => Promise<void>): Promise<void> {
     const p = (this.writeChain ?? Promise.resolve()).then(run);
     this.writeChain = p.catch(() => undefined);
     return p;
+  }
+
+  /** One conditional write of the state item; a failure makes the activation refuse further writes. */
+  private async store(payload: string): Promise<void> {
+    try {
+      this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
+    } catch (err) {
+      this.afterRefusedWrite(err);
+      throw err;
+    }
+  }
+
+  /**
+   * A replay's write that committed on the call's first run is skipped; after the last of them
+   * the state is the stored one. True when this write is skipped.
+   */
+  private skippedByReplay(turn: TurnIds | undefined): boolean {
+    if (turn === undefined || turn.skipWrites === 0) return false;
+    if (--turn.skipWrites === 0) this.grain.state = this.stateFrom(this.storedState);
+    return true;
   }
 
   /**
@@ -634,20 +649,10 @@ export class Activation implements GrainRuntime {
   /** Stores the call record with the stored state unchanged (a call's outcome its record cannot replay). */
   private writeRecord(): Promise<void> {
     if (this.recordWriter !== null) return this.recordWriter();
-    const run = async () => {
-      if (this.refusedWrite !== undefined) return;
+    return this.chained(async () => {
       const payload = storedPayload(this.storedState, this.callLog);
-      if (payload === undefined) return;
-      try {
-        this.etag = await this.host.storage.write(this.id, DEFAULT_STATE_NAME, payload, this.etag);
-      } catch (err) {
-        this.afterRefusedWrite(err);
-        throw err;
-      }
-    };
-    const p = (this.writeChain ?? Promise.resolve()).then(run);
-    this.writeChain = p.catch(() => undefined);
-    return p;
+      if (this.refusedWrite === undefined && payload !== undefined) await this.store(payload);
+    });
   }
 
   /** The ids of the call whose turn is running this code, when it is a call of this grain with an id. */
@@ -664,10 +669,7 @@ export class Activation implements GrainRuntime {
 
   async clearState(): Promise<void> {
     const turn = this.turnOf();
-    if (turn !== undefined && turn.skipWrites > 0) {
-      if (--turn.skipWrites === 0) this.grain.state = this.stateFrom(this.storedState);
-      return;
-    }
+    if (this.skippedByReplay(turn)) return;
     try {
       this.beginWrite();
       if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);

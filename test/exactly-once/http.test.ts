@@ -5,42 +5,17 @@
  * with it when the gateway cannot be reached or answers 503.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GrainClient, Silo, memoryStorage, type StorageProvider } from 'granary';
+import { GrainClient, Silo, memoryStorage } from 'granary';
 import { CALL_LOG_SIZE, jsonLogger } from 'granary/internal';
 import { call } from '../gateway/helpers.js';
 import { Tally } from './grains.js';
-
-/** Holds the next write until released. */
-function heldWrites(inner: StorageProvider) {
-  let gate: { reached: () => void; release: Promise<void> } | undefined;
-  return {
-    name: `held(${inner.name})`,
-    read: inner.read.bind(inner),
-    clear: inner.clear.bind(inner),
-    async write(...a: Parameters<StorageProvider['write']>): Promise<string> {
-      const g = gate;
-      if (g !== undefined) {
-        gate = undefined;
-        g.reached();
-        await g.release;
-      }
-      return inner.write(...a);
-    },
-    holdNext(): { reached: Promise<void>; release(): void } {
-      let release!: () => void;
-      let reached!: () => void;
-      const p = new Promise<void>((r) => { reached = r; });
-      gate = { reached, release: new Promise<void>((r) => { release = r; }) };
-      return { reached: p, release };
-    },
-  };
-}
+import { holdingStorage } from './holding-storage.js';
 
 const logger = jsonLogger({ level: 'error', write: () => undefined });
 let silo: Silo;
-let storage: ReturnType<typeof heldWrites>;
+let storage: ReturnType<typeof holdingStorage>;
 beforeAll(async () => {
-  storage = heldWrites(memoryStorage());
+  storage = holdingStorage(memoryStorage());
   silo = await Silo.start({ grains: [Tally], storage, gateway: { port: 0, host: '127.0.0.1' }, logger });
 });
 afterAll(async () => { await silo?.stop(); });
@@ -70,7 +45,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('two sends of one key while the first runs: it runs once and both get its answer', async () => {
-    const held = storage.holdNext();
+    const held = storage.hold(undefined, 'before');
     const first = add('k3', 4, 'twice');
     await held.reached;
     const second = add('k3', 4, 'twice');
@@ -81,7 +56,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('a caller that gave up while the write was in flight gets the write\'s result when it sends again', async () => {
-    const held = storage.holdNext();
+    const held = storage.hold(undefined, 'before');
     const gaveUp = new AbortController();
     const first = fetch(`${silo.gateway!.url}/grains/Tally/k4/add`, {
       method: 'POST', signal: gaveUp.signal, body: '{"args":[9]}', headers: { 'content-type': 'application/json', 'idempotency-key': 'lost-1' },

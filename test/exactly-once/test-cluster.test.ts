@@ -8,40 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster, memoryStorage, type StorageProvider } from 'granary';
 import { CALL_LOG_SIZE, CALL_RESULT_LIMIT, grainId, parseStoredPayload } from 'granary/internal';
 import { Relay, Tally } from './grains.js';
-
-type Moment = 'before' | 'after';
-
-/** Storage that can hold one write of a chosen grain, before it reaches storage or after it committed. */
-function holdingStorage(inner: StorageProvider) {
-  let armed: { grain: string; moment: Moment; reached: () => void; release: Promise<void> } | undefined;
-  return {
-    name: `holding(${inner.name})`,
-    read: inner.read.bind(inner),
-    clear: inner.clear.bind(inner),
-    async write(...a: Parameters<StorageProvider['write']>): Promise<string> {
-      const g = armed !== undefined && String(a[0]) === armed.grain ? armed : undefined;
-      if (g === undefined) return inner.write(...a);
-      armed = undefined;
-      if (g.moment === 'before') {
-        g.reached();
-        await g.release;
-        return inner.write(...a);
-      }
-      const etag = await inner.write(...a);
-      g.reached();
-      await g.release;
-      return etag;
-    },
-    /** Holds the next write of `grain`; `reached` resolves when it is held. */
-    hold(grain: string, moment: Moment): { reached: Promise<void>; release(): void } {
-      let release!: () => void;
-      let reached!: () => void;
-      const p = new Promise<void>((r) => { reached = r; });
-      armed = { grain, moment, reached, release: new Promise<void>((r) => { release = r; }) };
-      return { reached: p, release };
-    },
-  };
-}
+import { holdingStorage } from './holding-storage.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => { await cluster?.stop(); cluster = undefined; });
