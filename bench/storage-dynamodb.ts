@@ -195,6 +195,8 @@ async function benchTarget(target: Emulator): Promise<void> {
       silo.router.invoke(grainId('Counter', k), `Counter/${k}`, 'add', [1], id === null ? { id: null } : {}))).then(() => undefined);
     // Warm: every grain's record full (CALL_LOG_SIZE + a few calls each).
     for (let i = 0; i < CALL_LOG_SIZE + 4; i++) await Promise.all([send('with', undefined), send('without', null)]);
+    const stored = async (side: string) => (await storage.read(grainId('Counter', `ids-${side}-0`), 'state'))?.payload?.length ?? 0;
+    console.log(`  each write stores ${await stored('with')} characters with call ids (the state and a record of ${CALL_LOG_SIZE} calls), ${await stored('without')} without`);
     const r = await pairedWithCpu(
       { name: 'writeState with call ids', ops: c, batch: () => send('with', undefined) },
       { name: 'writeState without', ops: c, batch: () => send('without', null) },

@@ -104,8 +104,6 @@ type Entry =
     readonly code: number;
     /** The value's or error's codec text, or the too-large outcome's length. */
     readonly value: string;
-    /** The entry as the record stores it: `"id",code,value` (computed once). */
-    readonly text: string;
   }
   | {
     readonly kind: 'open';
@@ -117,20 +115,55 @@ type Entry =
     live: boolean;
   };
 
+/** A completed entry in record order, with its text relative to the entry before it (see below). */
+interface DoneText {
+  readonly id: string;
+  /** `code,value`: the part of the entry's text that does not depend on its neighbour. */
+  readonly tail: string;
+  /** The whole entry's text, its id front-coded against the previous completed entry's id. */
+  readonly text: string;
+}
+
 /** A recorded outcome, as a call is answered. */
 export type RecordedOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 // The record is one flat JSON array, entry after entry, as small as it can be: it is rewritten
-// with every write of the grain (`"id",0,value` | `"id",3,error` | `"id",1,length` |
-// `"id",2,writes,prev,noPrev` for a call written and not yet answered).
+// with every write of the grain. An entry is `shared,suffix,0,value` | `shared,suffix,3,error` |
+// `shared,suffix,1,length` | `shared,suffix,2,writes,prev,noPrev` (a call written and not yet
+// answered). Its id is front-coded: the first `shared` characters of the previous entry's id,
+// then `suffix`. Ids of one caller differ only in their last characters (a process prefix and
+// a counter), so most entries shrink from ~20 characters to ~8. A suffix of base-36 digits
+// without a leading zero is written as the number it spells: no quotes, which the SDK's JSON
+// writer escapes slowly, and fewer characters.
 const OUTCOME_VALUE = 0;
 const OUTCOME_TOO_LARGE = 1;
 const OUTCOME_OPEN = 2;
 const OUTCOME_ERROR = 3;
+/** A suffix written as a number: 0, or up to 10 base-36 digits (below 2^53) without a leading zero. */
+const NUMERIC_SUFFIX = /^(?:0|[1-9a-z][0-9a-z]{0,9})$/;
+
+/** `id` front-coded against `previous`: `shared,suffix`. */
+function idText(id: string, previous: string): string {
+  let shared = 0;
+  const most = Math.min(id.length, previous.length);
+  while (shared < most && id.charCodeAt(shared) === previous.charCodeAt(shared)) shared++;
+  const suffix = id.slice(shared);
+  return `${shared},${NUMERIC_SUFFIX.test(suffix) ? parseInt(suffix, 36) : JSON.stringify(suffix)}`;
+}
 
 export class CallLog {
-  /** Insertion order is age: the oldest completed entries leave first. */
+  /** Every entry by id, for lookups. */
   private readonly entries = new Map<string, Entry>();
+  /** The completed entries, oldest first: the oldest leave first. */
+  private readonly done: DoneText[] = [];
+  /** The ids of the open entries (written, not answered), in the order they were written. */
+  private readonly open = new Set<string>();
+  /**
+   * The text of `done[1..]` joined, kept as entries come and go (the record is written with
+   * every state write; rebuilding it would cost more than the write's own encoding). `done[0]`
+   * is written apart: the first entry's id is not front-coded.
+   */
+  private restText = '';
 
   get size(): number {
     return this.entries.size;
@@ -140,9 +173,9 @@ export class CallLog {
     return this.entries.has(id);
   }
 
-  /** The ids recorded, oldest first. */
+  /** The ids recorded: the completed ones oldest first, then the open ones. */
   ids(): string[] {
-    return [...this.entries.keys()];
+    return [...this.done.map((d) => d.id), ...this.open];
   }
 
   /** The call `id` runs in this activation now and has written. */
@@ -175,6 +208,7 @@ export class CallLog {
     }
     const prev = stored === null || stored.length <= REPLAY_STATE_LIMIT ? stored : undefined;
     this.entries.set(id, { kind: 'open', writes: 1, prev, live: true });
+    this.open.add(id);
   }
 
   /**
@@ -184,8 +218,8 @@ export class CallLog {
   complete(id: string, outcome: RecordedOutcome): boolean {
     const e = this.entries.get(id);
     if (e === undefined || e.kind !== 'open') return false;
-    this.entries.delete(id); // re-inserted last: the newest
-    this.entries.set(id, doneEntry(id, outcome));
+    const { code, value } = doneOutcome(id, outcome);
+    this.addDone(id, code, value);
     this.trim();
     return e.prev === undefined;
   }
@@ -201,14 +235,20 @@ export class CallLog {
     return { ok: true, value: decode(e.value, decodeOptions, 1) };
   }
 
-  /** The record as stored (JSON, one line). */
+  /** The record as stored (JSON, one line): the completed entries, oldest first, then the open ones. */
   text(): string {
     let out = '[';
-    let first = true;
-    for (const [id, e] of this.entries) {
-      if (!first) out += ',';
-      first = false;
-      out += e.kind === 'done' ? e.text : `${JSON.stringify(id)},${OUTCOME_OPEN},${e.writes},${JSON.stringify(e.prev ?? null)},${e.prev === undefined ? 1 : 0}`;
+    const first = this.done[0];
+    if (first !== undefined) {
+      out += `${idText(first.id, '')},${first.tail}`;
+      if (this.restText !== '') out += `,${this.restText}`;
+    }
+    let previous = this.done.at(-1)?.id ?? '';
+    for (const id of this.open) {
+      const e = this.entries.get(id) as Extract<Entry, { kind: 'open' }>;
+      if (out.length > 1) out += ',';
+      out += `${idText(id, previous)},${OUTCOME_OPEN},${e.writes},${JSON.stringify(e.prev ?? null)},${e.prev === undefined ? 1 : 0}`;
+      previous = id;
     }
     return out + ']';
   }
@@ -217,38 +257,61 @@ export class CallLog {
     const log = new CallLog();
     const raw = JSON.parse(text) as unknown;
     if (!Array.isArray(raw)) throw new Error('call record is not an array');
+    let previous = '';
     for (let i = 0; i < raw.length;) {
-      const id: unknown = raw[i];
-      const code: unknown = raw[i + 1];
-      if (typeof id !== 'string' || typeof code !== 'number') throw new Error('call record entry is malformed');
+      let id: string;
+      const head: unknown = raw[i];
+      if (typeof head === 'string') {
+        // `#calls2` records (before front-coding): the id whole.
+        id = head;
+        i += 1;
+      } else {
+        const suffix: unknown = raw[i + 1];
+        if (typeof head !== 'number' || head > previous.length || (typeof suffix !== 'string' && typeof suffix !== 'number')) throw new Error('call record entry is malformed');
+        id = previous.slice(0, head) + (typeof suffix === 'number' ? suffix.toString(36) : suffix);
+        i += 2;
+      }
+      previous = id;
+      const code: unknown = raw[i];
+      if (typeof code !== 'number' || log.entries.has(id)) throw new Error('call record entry is malformed');
       if (code === OUTCOME_OPEN) {
-        const noPrev = raw[i + 4] === 1;
-        log.entries.set(id, { kind: 'open', writes: Number(raw[i + 2]) || 0, prev: noPrev ? undefined : (raw[i + 3] as string | null), live: false });
-        i += 5;
+        const noPrev = raw[i + 3] === 1;
+        log.entries.set(id, { kind: 'open', writes: Number(raw[i + 1]) || 0, prev: noPrev ? undefined : (raw[i + 2] as string | null), live: false });
+        log.open.add(id);
+        i += 4;
       } else {
         // The codec's text is JSON.stringify of its wire form: the value's text comes back as written.
-        const value = JSON.stringify(raw[i + 2]);
-        log.entries.set(id, { kind: 'done', code, value, text: `${JSON.stringify(id)},${code},${value}` });
-        i += 3;
+        log.addDone(id, code, JSON.stringify(raw[i + 1]));
+        i += 2;
       }
     }
     return log;
   }
 
+  /** Records `id` as completed, the newest entry. */
+  private addDone(id: string, code: number, value: string): void {
+    this.open.delete(id);
+    this.entries.set(id, { kind: 'done', code, value });
+    const tail = `${code},${value}`;
+    const last = this.done.at(-1);
+    const entry: DoneText = { id, tail, text: `${idText(id, last?.id ?? '')},${tail}` };
+    if (last !== undefined) this.restText = this.restText === '' ? entry.text : `${this.restText},${entry.text}`;
+    this.done.push(entry);
+  }
+
   /** Keeps the newest `CALL_LOG_SIZE` completed entries (open ones stay: their calls are not answered yet). */
   private trim(): void {
-    let excess = this.entries.size - CALL_LOG_SIZE;
-    if (excess <= 0) return;
-    for (const [id, e] of this.entries) {
-      if (e.kind === 'done') {
-        this.entries.delete(id);
-        if (--excess === 0) return;
-      }
+    while (this.entries.size > CALL_LOG_SIZE && this.done.length > 0) {
+      const oldest = this.done.shift()!;
+      this.entries.delete(oldest.id);
+      // The new first entry leaves restText: it is written whole, not front-coded (see text()).
+      const first = this.done[0];
+      if (first !== undefined) this.restText = this.done.length === 1 ? '' : this.restText.slice(first.text.length + 1);
     }
   }
 }
 
-function doneEntry(id: string, outcome: RecordedOutcome): Entry {
+function doneOutcome(id: string, outcome: RecordedOutcome): { code: number; value: string } {
   let code = outcome.ok ? OUTCOME_VALUE : OUTCOME_ERROR;
   let value: string;
   try {
@@ -262,13 +325,15 @@ function doneEntry(id: string, outcome: RecordedOutcome): Entry {
     code = OUTCOME_TOO_LARGE;
     value = String(value.length);
   }
-  return { kind: 'done', code, value, text: `${JSON.stringify(id)},${code},${value}` };
+  return { code, value };
 }
 
 // ---- the stored payload ------------------------------------------------------------
 
 /** A stored state with a call record: this line, the record, a newline, the state (empty: cleared). */
-const RECORD_PREFIX = '#calls2\n';
+const RECORD_PREFIX = '#calls3\n';
+/** The line of records written before ids were front-coded: still read. */
+const RECORD_PREFIX_V2 = '#calls2\n';
 
 /** The payload to store: the state alone while no call was recorded (as before call ids), else the record and the state. */
 export function storedPayload(state: string | null, log: CallLog | null): string | undefined {
@@ -278,7 +343,7 @@ export function storedPayload(state: string | null, log: CallLog | null): string
 
 /** Splits a stored payload: the state's codec text (null: cleared) and the call record, if any. */
 export function parseStoredPayload(payload: string): { state: string | null; log: CallLog | null } {
-  if (!payload.startsWith(RECORD_PREFIX)) return { state: payload, log: null };
+  if (!payload.startsWith(RECORD_PREFIX) && !payload.startsWith(RECORD_PREFIX_V2)) return { state: payload, log: null };
   const end = payload.indexOf('\n', RECORD_PREFIX.length);
   if (end < 0) throw new Error('stored state with a call record has no state part');
   const state = payload.slice(end + 1);
