@@ -51,9 +51,8 @@ async function runSeeds(name: string, list: number[], scenario: (seed: number) =
 }
 
 /**
- * The scenarios' faults, plus message duplication when GRANARY_SIM_DUPLICATE_RATE is set
- * (`npm run sim -- --duplicate-rate 0.03`): off by default, because the runtime does not yet
- * deduplicate a request delivered twice (see docs/testing-your-grains.md).
+ * The scenarios' faults, with another rate of duplicated messages when
+ * GRANARY_SIM_DUPLICATE_RATE is set (`npm run sim -- --duplicate-rate 0.1`).
  */
 function faults(): SimulationFaults {
   const raw = process.env.GRANARY_SIM_DUPLICATE_RATE;

@@ -22,10 +22,12 @@ export const counterModel: LinearizabilityModel<number> = {
   step: (s, method, args) => (method === 'add' ? [s + (args[0] as number), s + (args[0] as number)] : [s, s]),
 };
 
-/** Faults every scenario runs under (duplication aside: see the note on duplicated requests in the report). */
+/** Faults every scenario runs under. */
 export const chaosFaults: SimulationFaults = {
   messageDelayMs: [0, 20],
   messageDropRate: 0.01,
+  // Requests delivered twice: calls carry ids, and a second delivery gets the first's outcome.
+  messageDuplicateRate: 0.02,
   storageErrorRate: 0.02,
   storageDelayMs: [0, 5],
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run sim -- --seeds 10000 [--from 1]` runs Granary's invariant simulations for that many
 // seeds; `npm run sim -- --seed 1234` repeats one seed (a failing run prints it);
-// `--duplicate-rate 0.03` adds duplicated messages to the scenarios' faults.
+// `--duplicate-rate 0.1` sets the share of messages delivered twice (default 0.02).
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);

@@ -159,6 +159,29 @@ describe('simulated faults', () => {
     expect(r.ok, r.ok ? '' : r.explanation).toBe(true);
   });
 
+  it('every request delivered twice: each call runs once, and a transaction a grain commits stays committed', async () => {
+    // A grain-coordinated transaction's `$txn.finish` arrives twice at its manager; the second
+    // copy once found the transaction gone and told the participants `aborted` after commit.
+    cluster = await TestCluster.start({ silos: 3, grains: [Account, Ledger, Bank, Counter], seed: 5, faults: { messageDuplicateRate: 1, messageDelayMs: [0, 10] } });
+    const tc = cluster;
+    for (const k of ['x', 'y']) await tc.client.transaction(() => tc.client.getGrain(Account, k).deposit(100));
+    expect(await tc.client.getGrain(Counter, 'twice').add(1)).toBe(1);
+    const committed: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const [from, to] = i % 2 === 0 ? ['x', 'y'] : ['y', 'x'];
+      await tc.client.getGrain(Bank, 'b').transfer(from, to, i + 1, `t${i}`);
+      committed.push(`t${i}`);
+    }
+    await tc.runUntilQuiet();
+    tc.setFaults({});
+    expect(await tc.client.getGrain(Counter, 'twice').get()).toBe(1);
+    const ledger = [...await tc.client.getGrain(Ledger, 'x').entries(), ...await tc.client.getGrain(Ledger, 'y').entries()];
+    expect(ledger.map((e) => e.id).sort()).toEqual(committed.sort());
+    const balance = (k: string) => tc.client.transaction(() => tc.client.getGrain(Account, k).balance());
+    // x sent 1+3+5+7+9 = 25 and received 2+4+6+8+10 = 30.
+    expect([await balance('x'), await balance('y')]).toEqual([105, 95]);
+  });
+
   it('transactions repeat too: the same seed gives the same bank history', async () => {
     const once = async () => {
       const tc = await TestCluster.start({ silos: 3, grains: [Account, Ledger, Bank], seed: 77, faults: { messageDelayMs: [0, 10], storageDelayMs: [0, 3] } });

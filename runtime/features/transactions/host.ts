@@ -6,6 +6,7 @@
 import type { Clock } from '../../clock.js';
 import type { GrainType } from '../../grain-type.js';
 import type { GrainId } from '../../identity.js';
+import { freshCallId } from '../../call-log.js';
 import { PendingCall } from '../../pending-call.js';
 import type { StorageProvider } from '../../storage.js';
 import { parseGrainId } from '../../identity.js';
@@ -66,6 +67,10 @@ export function siloEnv(act: TxnActivation): TxnEnv {
         host.reroute(new PendingCall({
           target: parseGrainId(target), targetKey: target, method, args, caller: undefined,
           timeoutMs: transactionDefaults.messageTimeoutMs, onResolve: resolve, onReject: reject,
+          // An id, so a message the network delivers twice is handled once (a second `finish`
+          // must not abort what the first committed); not re-sent: the protocol settles
+          // messages that got no answer itself (coordinator.ts).
+          id: freshCallId(), resendable: false,
         }));
       });
     },

@@ -61,8 +61,18 @@ export async function finish(act: TxnActivation, p: Participant | undefined, w: 
     throw abortedError(w.id, refusal(w.id, reason, code));
   };
 
-  if (t === undefined || p === undefined || t.status !== 'active') {
-    return abort(t ? `it was already ${t.status} at ${me}` : `${me}, its first writer, no longer knows it (the activation was lost, or it timed out)`);
+  const settled = t !== undefined ? t.status !== 'active' : p?.knownOutcome(w.id) !== undefined;
+  if (p !== undefined && settled) {
+    // Another delivery of this message commits it, or did (a message sent twice, a coordinator
+    // asking again): its outcome is this one's. Aborting here would tell the participants
+    // `aborted` after the record said `committed`.
+    if (t !== undefined) await t.finished();
+    const outcome = t?.outcome ?? p.knownOutcome(w.id);
+    if (outcome === 'committed') return 'committed';
+    throw abortedError(w.id, refusal(w.id, t?.reason ?? `it had already aborted at ${me}`));
+  }
+  if (t === undefined || p === undefined) {
+    return abort(`${me}, its first writer, no longer knows it (the activation was lost, or it timed out)`);
   }
   if (clock.now() >= w.dl) return abort('it ran past its deadline before it could commit', 'transaction_timeout');
 
