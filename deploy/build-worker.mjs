@@ -87,16 +87,19 @@ export async function buildWorker({ entry = 'silo/workers/entry.ts', outfile = '
 
 /**
  * `keepNames` makes esbuild call `__name(fn, "name")` wherever a function is created, also
- * per call in hot paths, and each call was an `Object.defineProperty` (measured: a few µs
- * of Worker CPU per grain call). Nearly always the function already has that name (names
- * are inferred from `name: () => …`), so the helper now defines it only when it differs —
- * a class esbuild renamed (`var Pinger = class _Pinger`) still gets its own name back.
+ * per call in hot paths (`{ cancel: __name(() => …, "cancel") }` for every timer), and each
+ * call was an `Object.defineProperty` (measured: a few µs of Worker CPU per grain call, 3 %
+ * of a simulation's CPU). Names matter for classes (grain types and error names are class
+ * names, and a bundle renames classes: `var Pinger = class _Pinger`), and a function
+ * declaration keeps its own. So the helper names only functions with a prototype (classes,
+ * `function`s) whose name differs; arrows and methods, which have none, keep the name the
+ * engine inferred (in a stack trace, an arrow wrapped this way shows as anonymous).
  */
 export function cheapenNameHelper(file) {
   const code = readFileSync(file, 'utf8');
   const helper = 'var __name = (target, value) => __defProp(target, "name", { value, configurable: true });';
   if (!code.includes(helper)) return; // no keepNames helper in this bundle (or esbuild changed it: left as is)
-  writeFileSync(file, code.replace(helper, 'var __name = (target, value) => target.name === value ? target : __defProp(target, "name", { value, configurable: true });'));
+  writeFileSync(file, code.replace(helper, 'var __name = (target, value) => target.prototype === undefined || target.name === value ? target : __defProp(target, "name", { value, configurable: true });'));
 }
 
 function arg(name) {

@@ -137,7 +137,18 @@ function isWireError(x: unknown): x is WireError {
 export const FROM_WIRE = Symbol.for('granary.error.fromWire');
 
 export function errorFromWire(w: WireError, depth = 0): GrainError {
-  const e = rebuild(w, depth);
+  // No stack: where the reply was decoded says nothing about where the error was thrown (on
+  // another host, whose stack is not sent), and capturing one costs more than the rest of
+  // the rebuild. Its `stack` is its name and message.
+  const errorClass = Error as { stackTraceLimit?: number };
+  const limit = errorClass.stackTraceLimit;
+  errorClass.stackTraceLimit = 0;
+  let e: GrainError;
+  try {
+    e = rebuild(w, depth);
+  } finally {
+    errorClass.stackTraceLimit = limit;
+  }
   Object.defineProperty(e, FROM_WIRE, { value: true, enumerable: false });
   return e;
 }

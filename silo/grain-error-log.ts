@@ -72,13 +72,16 @@ export function grainErrorLog(options: GrainErrorLogOptions): (call: FailedCall,
       message: typeof e?.message === 'string' ? e.message : String(err),
     };
     if (typeof e?.code === 'string') record.code = e.code;
-    if (typeof e?.stack === 'string') record.stack = e.stack;
+    // Formatting a stack costs more than the rest of a failed call (transactions that lose a
+    // lock race fail by the thousand): it is formatted when a log line or a reader takes it.
+    const stack = () => (typeof e?.stack === 'string' ? e.stack : undefined);
+    Object.defineProperty(record, 'stack', { get: stack, enumerable: true, configurable: true });
     // The span that failed marked the error with its trace; else the trace the call came in with.
     const traceId = errorTraceId(err) ?? carriedSpanContext(caller)?.traceId;
     if (traceId !== undefined) record.traceId = traceId;
     logger.warn('grain call failed', {
       grain: `${type}/${key}`, type, key, method,
-      error: record.error, code: record.code, message: record.message, stack: record.stack, trace_id: traceId,
+      error: record.error, code: record.code, message: record.message, get stack() { return stack(); }, trace_id: traceId,
     });
     onError?.(record);
   };

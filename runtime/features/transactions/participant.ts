@@ -244,8 +244,9 @@ export class Participant {
     t.markDone('aborted', reason);
     this.txns.delete(t.id);
     this.remember(t.id, 'aborted');
-    const err = refusal(t.id, reason, code);
-    for (const s of this.states.values()) s.cancelWaits(t, err);
+    // The error only for a turn that waits: most aborts have none, and an error costs its stack.
+    let err: Error | undefined;
+    for (const s of this.states.values()) s.cancelWaits(t, () => (err ??= refusal(t.id, reason, code)));
     for (const s of t.locked) s.release(t);
   }
 

@@ -284,12 +284,13 @@ export class TxState<T> extends TransactionalState<T> {
     this.wake();
   }
 
-  /** Rejects `t`'s own waits (it aborted while a turn of it waited here). */
-  cancelWaits(t: PTxn, err: unknown): void {
+  /** Rejects `t`'s own waits (it aborted while a turn of it waited here) with `err()` (made only when one waits). */
+  cancelWaits(t: PTxn, err: () => unknown): void {
     const mine = this.waiters.filter((w) => w.txn === t);
     if (mine.length === 0) return;
     this.waiters = this.waiters.filter((w) => w.txn !== t);
-    for (const w of mine) { w.timer.cancel(); w.reject(err); }
+    const e = err();
+    for (const w of mine) { w.timer.cancel(); w.reject(e); }
   }
 
   private wake(): void {
