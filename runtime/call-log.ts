@@ -15,6 +15,7 @@
  * state with the writes that committed skipped, which gives the outcome again (for a
  * deterministic method) and changes nothing twice.
  */
+import type { Clock } from './clock.js';
 import { decode, encode } from './codec.js';
 import { GrainError, toGrainError, errorFromWire, type WireError } from './errors.js';
 
@@ -52,9 +53,23 @@ function prefix(): string {
   return processPrefix;
 }
 
-/** A new call id, unique across processes: a process prefix and a counter (cheaper than a ULID per call). */
-export function freshCallId(): string {
-  return `${prefix()}${(nextFresh++).toString(36)}`;
+/** A seeded clock's own prefix and counter: ids in a simulation repeat with its seed. */
+const seededIds = new WeakMap<Clock, { prefix: string; next: number }>();
+
+/**
+ * A new call id, unique across processes: a process prefix and a counter (cheaper than a ULID
+ * per call). With a `clock` that has its own randomness (a seeded simulation), the prefix is
+ * drawn from it, so a seed gives the same ids (they show in some errors' messages).
+ */
+export function freshCallId(clock?: Clock): string {
+  if (clock?.random === undefined) return `${prefix()}${(nextFresh++).toString(36)}`;
+  let ids = seededIds.get(clock);
+  if (ids === undefined) {
+    let p = '';
+    for (let i = 0; i < 11; i++) p += PREFIX_ALPHABET[Math.floor(clock.random() * 64)];
+    seededIds.set(clock, ids = { prefix: p, next: 0 });
+  }
+  return `${ids.prefix}${(ids.next++).toString(36)}`;
 }
 
 /** The id of the turn running a call, and how many calls it has made (the derived ids' ordinals). */

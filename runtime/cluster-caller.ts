@@ -301,7 +301,7 @@ export abstract class CallRouter implements Invoker {
     }
     const result = new Promise((onResolve, onReject) => {
       // A call made inside a call's turn derives its id from the turn's: a re-run sends the same ids.
-      const id = out.id === null ? undefined : out.id ?? callIdFor(caller);
+      const id = out.id === null ? undefined : out.id ?? callIdFor(caller, this.clock);
       const call = new PendingCall({
         target: out.target, targetKey: out.targetKey, method: out.method, args, caller,
         timeoutMs: this.responseTimeoutMs, copyResult: true, onResolve, onReject, id,
@@ -325,6 +325,6 @@ export abstract class CallRouter implements Invoker {
 /**
  * The id of a call made from `caller`'s scope: derived from the calling turn's, else fresh.
  */
-function callIdFor(caller: CallScope | undefined): string {
-  return caller?.turn !== undefined ? childCallId(caller.turn) : freshCallId();
+function callIdFor(caller: CallScope | undefined, clock: Clock): string {
+  return caller?.turn !== undefined ? childCallId(caller.turn) : freshCallId(clock);
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkLinearizable, TestCluster, type HistoryEvent, type LinearizabilityModel } from '../../testing.js';
-import { Grain } from '../../runtime/index.js';
+import { Grain, grainId, parseStoredPayload } from '../../runtime/index.js';
 import { Account, Bank, Counter, Ledger } from '../../grains/index.js';
 
 const counterModel: LinearizabilityModel<number> = {
@@ -68,6 +68,23 @@ describe('TestCluster.start({ seed })', () => {
     expect(a.some((e) => e.end > e.start)).toBe(true);
     const c = await run(43, faults);
     expect(c).not.toEqual(a);
+  });
+
+  it('call ids come from the seed too (some errors name them, and the stored call record holds them)', async () => {
+    const recorded = async (seed: number) => {
+      const tc = await TestCluster.start({ silos: 2, grains: [Counter], seed });
+      try {
+        for (let i = 0; i < 3; i++) await tc.client.getGrain(Counter, 'ids').add(1);
+        const stored = await tc.storage.read(grainId('Counter', 'ids'), 'state');
+        return parseStoredPayload(stored!.payload!).log!.ids();
+      } finally {
+        await tc.stop();
+      }
+    };
+    const a = await recorded(7);
+    expect(a).toHaveLength(3);
+    expect(await recorded(7)).toEqual(a);
+    expect(await recorded(8)).not.toEqual(a);
   });
 });
 

@@ -70,7 +70,7 @@ export function siloEnv(act: TxnActivation): TxnEnv {
           // An id, so a message the network delivers twice is handled once (a second `finish`
           // must not abort what the first committed); not re-sent: the protocol settles
           // messages that got no answer itself (coordinator.ts).
-          id: freshCallId(), resendable: false,
+          id: freshCallId(host.clock), resendable: false,
         }));
       });
     },
