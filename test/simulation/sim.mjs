@@ -29,5 +29,7 @@ for (let i = 0; i < args.length; i++) {
   }
   i++;
 }
-const r = spawnSync('npx', ['vitest', 'run', 'test/simulation/invariants.test.ts', '--testTimeout', '0'], { stdio: 'inherit', env });
+/** Every scenario file: Granary's invariants, streams, reminders, journaled grains. */
+const files = ['invariants.test.ts', 'streams.sim.test.ts', 'reminders.sim.test.ts', 'journal.sim.test.ts'].map((f) => `test/simulation/${f}`);
+const r = spawnSync('npx', ['vitest', 'run', ...files, '--testTimeout', '0'], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

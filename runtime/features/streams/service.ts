@@ -345,7 +345,10 @@ export class StreamService implements StreamSubscriptionListener {
       return 'delivered';
     } catch (err) {
       c.attempts++;
-      const unreachable = err instanceof GrainError && err.code === 'silo_unavailable';
+      // Not the item's fault, so not counted against it: a subscriber that cannot be reached,
+      // or did not answer in time (a partition or a paused silo looks the same as a slow
+      // turn from here). Counting those skipped items a partition had kept from a subscriber.
+      const unreachable = err instanceof GrainError && (err.code === 'silo_unavailable' || err.code === 'timeout');
       if (!unreachable && c.attempts >= this.retry.maxAttempts) {
         this.counters.skipped++;
         this.o.onError?.(`stream ${c.namespace}/${c.key} item ${stored.seq} to ${c.grain}.${c.method} skipped after ${c.attempts} failed attempt(s)`, err, c.grain);
