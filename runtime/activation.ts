@@ -326,9 +326,9 @@ export class Activation implements GrainRuntime {
    * with its id that waited for it get the same answer.
    */
   private turnEnded(call: PendingCall, turn: TurnIds | undefined, outcome: RecordedOutcome, exclusive: boolean): void {
-    if (turn !== undefined && turn.skipWrites > 0) {
-      // A replay whose skipped writes never came: the method is not deterministic. Its state
-      // is not the stored one; the stored one is the truth.
+    if (turn !== undefined && (turn.replay !== undefined || turn.skipWrites > 0)) {
+      // A replay ran on its own state (`skippedByReplay`), or its skipped writes never came
+      // (the method is not deterministic): the stored state is the grain's.
       this.grain.state = this.stateFrom(this.storedState);
     }
     const log = this.callLog;
@@ -427,13 +427,18 @@ export class Activation implements GrainRuntime {
    * state before it, skipping the writes that committed (runtime/call-log.ts). False when it
    * cannot (the state before it was too large to keep): then it was answered with why.
    */
-  private beginReplay(call: PendingCall, turn: TurnIds, replay: { writes: number; prev: string | null | undefined }): boolean {
-    if (replay.prev === undefined) {
-      call.reject(new GrainError('result_not_recorded', `call ${call.id} to ${this.key}.${call.method} already ran and its state write committed, but its silo stopped before its result was stored; do not retry it`, { status: 409, data: { callId: call.id } }));
+  private beginReplay(call: PendingCall, turn: TurnIds, replay: { writes: number; prev: string | null | undefined; overtaken: boolean }): boolean {
+    const journaled = this.type.loadState !== undefined;
+    // A journaled grain's replay would answer with the journal as later calls' batches left it
+    // (its version): it is not replayed once another call wrote after it.
+    if (replay.prev === undefined || (journaled && replay.overtaken)) {
+      call.reject(new GrainError('result_not_recorded', `call ${call.id} to ${this.key}.${call.method} already ran and its state write committed, but its silo stopped before its result was stored${replay.prev === undefined ? '' : ', and other calls have written since'}; it cannot be answered again: do not retry it`, { status: 409, data: { callId: call.id } }));
       return false;
     }
     this.grain.state = this.stateFrom(replay.prev);
     turn.skipWrites = replay.writes;
+    // A journaled grain's state skips its replayed confirms itself (features/journal).
+    if (!journaled) turn.replay = { overtaken: replay.overtaken };
     this.callLog!.resume(call.id!);
     return true;
   }
@@ -589,7 +594,11 @@ export class Activation implements GrainRuntime {
 
   writeState(): Promise<void> {
     const turn = this.turnOf();
-    if (this.skippedByReplay(turn)) return Promise.resolve();
+    try {
+      if (this.skippedByReplay(turn)) return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // Checked when the turn asks, not when the write's turn in the chain comes.
     let refusal: unknown;
     try {
@@ -634,10 +643,26 @@ export class Activation implements GrainRuntime {
    * A replay's write that committed on the call's first run is skipped; after the last of them
    * the state is the stored one. True when this write is skipped.
    */
+  /**
+   * A replay's write: skipped while it is one the first run committed. The replay keeps its own
+   * state through them, so what it answers is what the first run answered, though other calls
+   * may have written since (`turnEnded` puts the stored state back). Past them the call goes
+   * on writing, unless others wrote since: its state is not the stored one then, and it stops
+   * with `result_not_recorded` (its first writes stay; nothing is applied twice).
+   */
   private skippedByReplay(turn: TurnIds | undefined): boolean {
-    if (turn === undefined || turn.skipWrites === 0) return false;
-    if (--turn.skipWrites === 0) this.grain.state = this.stateFrom(this.storedState);
-    return true;
+    const replay = turn?.replay;
+    if (replay === undefined) return false;
+    if (turn!.skipWrites > 0) {
+      turn!.skipWrites--;
+      return true;
+    }
+    if (replay.overtaken) {
+      throw new GrainError('result_not_recorded', `call ${turn!.id} to ${this.key} was re-sent after its silo died between two of its state writes; the first committed, and other calls have written since, so it cannot go on from where it stopped; it is not run further: do not retry it; read the state to see what it holds`, { status: 409, data: { callId: turn!.id } });
+    }
+    // No other write since the first run's last one: the stored state is the replay's; go on.
+    turn!.replay = undefined;
+    return false;
   }
 
   /**

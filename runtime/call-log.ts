@@ -80,6 +80,11 @@ export interface TurnIds {
   skipWrites: number;
   /** The call was re-sent after its silo died: an earlier run may have done what this one is about to. */
   readonly resent: boolean;
+  /**
+   * A replay (see above) under way: `overtaken` when other calls wrote after the first run's
+   * last write, so the replay's state is not the stored one and it may not write more.
+   */
+  replay?: { readonly overtaken: boolean };
 }
 
 export function turnIds(id: string, resent = false): TurnIds {
@@ -128,6 +133,8 @@ type Entry =
     readonly prev: string | null | undefined;
     /** This activation runs the call now (false: the record came from storage: its host died). */
     live: boolean;
+    /** Another call wrote after this one's last write (a replay may then answer, but not write on). */
+    overtaken: boolean;
   };
 
 /** A completed entry in record order, with its text relative to the entry before it (see below). */
@@ -144,8 +151,8 @@ export type RecordedOutcome = { ok: true; value: unknown } | { ok: false; error:
 
 // The record is one flat JSON array, entry after entry, as small as it can be: it is rewritten
 // with every write of the grain. An entry is `shared,suffix,0,value` | `shared,suffix,3,error` |
-// `shared,suffix,1,length` | `shared,suffix,2,writes,prev,noPrev` (a call written and not yet
-// answered). Its id is front-coded: the first `shared` characters of the previous entry's id,
+// `shared,suffix,1,length` | `shared,suffix,2,writes,prev,flags` (a call written and not yet
+// answered; flags NO_PREV | OVERTAKEN). Its id is front-coded: the first `shared` characters of the previous entry's id,
 // then `suffix`. Ids of one caller differ only in their last characters (a process prefix and
 // a counter), so most entries shrink from ~20 characters to ~8. A suffix of base-36 digits
 // without a leading zero is written as the number it spells: no quotes, which the SDK's JSON
@@ -154,6 +161,9 @@ const OUTCOME_VALUE = 0;
 const OUTCOME_TOO_LARGE = 1;
 const OUTCOME_OPEN = 2;
 const OUTCOME_ERROR = 3;
+/** An open entry's flags: the state before the call was too large to keep; another call wrote after it. */
+const NO_PREV = 1;
+const OVERTAKEN = 2;
 /** A suffix written as a number: 0, or up to 10 base-36 digits (below 2^53) without a leading zero. */
 const NUMERIC_SUFFIX = /^(?:0|[1-9a-z][0-9a-z]{0,9})$/;
 
@@ -200,9 +210,9 @@ export class CallLog {
   }
 
   /** The call `id` wrote, and its host died before its outcome was recorded: replay it. */
-  replayOf(id: string): { writes: number; prev: string | null | undefined } | undefined {
+  replayOf(id: string): { writes: number; prev: string | null | undefined; overtaken: boolean } | undefined {
     const e = this.entries.get(id);
-    return e !== undefined && e.kind === 'open' && !e.live ? { writes: e.writes, prev: e.prev } : undefined;
+    return e !== undefined && e.kind === 'open' && !e.live ? { writes: e.writes, prev: e.prev, overtaken: e.overtaken } : undefined;
   }
 
   /** The replay of `id` begins in this activation. */
@@ -216,13 +226,18 @@ export class CallLog {
    * write of a call keeps that state for a replay, when it is small enough.
    */
   writing(id: string, stored: string | null): void {
+    // Calls whose host died after they wrote: this write goes past theirs.
+    for (const other of this.open) {
+      const o = this.entries.get(other) as Extract<Entry, { kind: 'open' }>;
+      if (other !== id && !o.live) o.overtaken = true;
+    }
     const e = this.entries.get(id);
     if (e !== undefined && e.kind === 'open') {
       e.writes++;
       return;
     }
     const prev = stored === null || stored.length <= REPLAY_STATE_LIMIT ? stored : undefined;
-    this.entries.set(id, { kind: 'open', writes: 1, prev, live: true });
+    this.entries.set(id, { kind: 'open', writes: 1, prev, live: true, overtaken: false });
     this.open.add(id);
   }
 
@@ -262,7 +277,7 @@ export class CallLog {
     for (const id of this.open) {
       const e = this.entries.get(id) as Extract<Entry, { kind: 'open' }>;
       if (out.length > 1) out += ',';
-      out += `${idText(id, previous)},${OUTCOME_OPEN},${e.writes},${JSON.stringify(e.prev ?? null)},${e.prev === undefined ? 1 : 0}`;
+      out += `${idText(id, previous)},${OUTCOME_OPEN},${e.writes},${JSON.stringify(e.prev ?? null)},${(e.prev === undefined ? NO_PREV : 0) | (e.overtaken ? OVERTAKEN : 0)}`;
       previous = id;
     }
     return out + ']';
@@ -290,8 +305,8 @@ export class CallLog {
       const code: unknown = raw[i];
       if (typeof code !== 'number' || log.entries.has(id)) throw new Error('call record entry is malformed');
       if (code === OUTCOME_OPEN) {
-        const noPrev = raw[i + 3] === 1;
-        log.entries.set(id, { kind: 'open', writes: Number(raw[i + 1]) || 0, prev: noPrev ? undefined : (raw[i + 2] as string | null), live: false });
+        const flags = Number(raw[i + 3]) || 0;
+        log.entries.set(id, { kind: 'open', writes: Number(raw[i + 1]) || 0, prev: (flags & NO_PREV) !== 0 ? undefined : (raw[i + 2] as string | null), live: false, overtaken: (flags & OVERTAKEN) !== 0 });
         log.open.add(id);
         i += 4;
       } else {

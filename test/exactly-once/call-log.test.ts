@@ -29,7 +29,7 @@ describe('call record', () => {
     expect(back.ids()).toEqual([...ids, 'failing', 'open-call']);
     ids.forEach((id, i) => expect(answer(back, id)).toEqual({ ok: true, value: { i, text: `v${i}` } }));
     expect(answer(back, 'failing')).toMatchObject({ ok: false });
-    expect(back.replayOf('open-call')).toEqual({ writes: 1, prev: '{"n":4}' });
+    expect(back.replayOf('open-call')).toEqual({ writes: 1, prev: '{"n":4}', overtaken: false });
     expect(back.text()).toBe(log.text());
   });
 
@@ -58,13 +58,23 @@ describe('call record', () => {
     expect(answer(back, `p${CALL_LOG_SIZE + 49}`)).toEqual({ ok: true, value: CALL_LOG_SIZE + 49 });
   });
 
+  it('marks a call whose host died as overtaken once another call writes, and keeps the mark in storage', () => {
+    const log = new CallLog();
+    log.writing('died', '{"n":1}');
+    const loaded = reread(log); // a new activation: 'died' is open, its host gone
+    expect(loaded.replayOf('died')).toEqual({ writes: 1, prev: '{"n":1}', overtaken: false });
+    loaded.writing('next', '{"n":6}');
+    expect(loaded.replayOf('died')).toEqual({ writes: 1, prev: '{"n":1}', overtaken: true });
+    expect(reread(loaded).replayOf('died')).toEqual({ writes: 1, prev: '{"n":1}', overtaken: true });
+  });
+
   it('reads records stored before ids were front-coded (#calls2)', () => {
     const payload = '#calls2\n["a1",0,5,"a2",3,{"code":"bad","message":"no"},"a3",2,1,"{\\"n\\":1}",0]\n{"n":2}';
     const { state, log } = parseStoredPayload(payload);
     expect(state).toBe('{"n":2}');
     expect(log!.ids()).toEqual(['a1', 'a2', 'a3']);
     expect(answer(log!, 'a1')).toEqual({ ok: true, value: 5 });
-    expect(log!.replayOf('a3')).toEqual({ writes: 1, prev: '{"n":1}' });
+    expect(log!.replayOf('a3')).toEqual({ writes: 1, prev: '{"n":1}', overtaken: false });
     expect(storedPayload(state, log)!.startsWith('#calls3\n[0,361,0,5,1,2,3,')).toBe(true);
   });
 

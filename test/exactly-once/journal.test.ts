@@ -278,7 +278,7 @@ for (const [backend, kind] of backends) {
       const [first, second] = log.ids();
       expect(log.outcome(first!, {}, `JTally/${key}.add`)).toEqual({ ok: true, value: 4 });
       expect(log.outcome(second!, {}, `JTally/${key}.add`)).toBeUndefined();
-      expect(log.replayOf(second!)).toEqual({ writes: 1, prev: '{"n":4}' });
+      expect(log.replayOf(second!)).toEqual({ writes: 1, prev: '{"n":4}', overtaken: false });
       // A snapshot (every 3 events) carries the record as of its version.
       expect(await tally.add(1)).toBe(10);
       const loaded = await storage.journal!.load(grainId('JTally', key), 3);

@@ -127,6 +127,49 @@ describe('a call in flight when its silo dies is re-sent and takes effect once',
   });
 });
 
+describe('a call re-sent after other calls wrote', () => {
+  /**
+   * Starts `method(5)` with call id `id` on silo 0 and kills the silo once its first write
+   * landed. The dead run stays stopped there until `release()` (a crashed process would never
+   * go on; TestCluster's would, and write with its old ETag).
+   */
+  async function firstRunDies(c: TestCluster, storage: ReturnType<typeof holdingStorage>, key: string, method: 'add' | 'addTwice', id: string): Promise<() => void> {
+    const held = storage.hold(`Tally/${key}`, 'after');
+    void c.silos[0]!.router.invoke(grainId('Tally', key), `Tally/${key}`, method, [5], { id }).catch(() => undefined);
+    await held.reached;
+    await c.killSilo(0);
+    return held.release;
+  }
+
+  it('is answered as its first run was (the replay keeps its own state), and the state keeps every call once', async () => {
+    const storage = holdingStorage(memoryStorage());
+    const c = await start(storage, 3);
+    await placeOn(c, 0, 'Tally', 'o');
+    const tally = c.client.getGrain(Tally, 'o');
+    await tally.add(1);
+    const release = await firstRunDies(c, storage, 'o', 'add', 'first-run');
+    expect(await tally.add(2)).toBe(8); // another call writes first, on the next activation
+    // The caller re-sends it: its first run answered 6 (1 + 5), whatever came after.
+    expect(await c.silos[0]!.router.invoke(grainId('Tally', 'o'), 'Tally/o', 'add', [5], { id: 'first-run' })).toBe(6);
+    expect(await tally.get()).toEqual({ n: 8, runs: 3 });
+    release();
+  });
+
+  it('one that died between two writes is not run on past them: result_not_recorded, its first write kept once', async () => {
+    const storage = holdingStorage(memoryStorage());
+    const c = await start(storage, 3);
+    await placeOn(c, 0, 'Tally', 'p');
+    const tally = c.client.getGrain(Tally, 'p');
+    await tally.add(1);
+    const release = await firstRunDies(c, storage, 'p', 'addTwice', 'twice');
+    expect(await tally.add(2)).toBe(8); // 1, then addTwice's first write (+5), then this
+    await expect(c.silos[0]!.router.invoke(grainId('Tally', 'p'), 'Tally/p', 'addTwice', [5], { id: 'twice' }))
+      .rejects.toMatchObject({ code: 'result_not_recorded', status: 409 });
+    expect(await tally.get()).toEqual({ n: 8, runs: 2 });
+    release();
+  });
+});
+
 describe('the call record', () => {
   it('rides in the stored state, keeps the last CALL_LOG_SIZE calls that wrote, and leaves a state without calls as it was', async () => {
     const storage = memoryStorage();
