@@ -372,6 +372,14 @@ export class Activation implements GrainRuntime {
     for (const c of waiting) this.answer(c, outcome);
   }
 
+  /**
+   * How the call `id` ended in this activation when the call record does not hold it: what
+   * its duplicates are answered with (undefined while it runs, or once the window let it go).
+   */
+  endedOutcome(id: string): RecordedOutcome | undefined {
+    return this.recentOutcomes?.get(id);
+  }
+
   /** The outcome as recorded: an error as its caller gets it. */
   private recordable(outcome: RecordedOutcome): RecordedOutcome {
     return outcome.ok ? outcome : { ok: false, error: toGrainError(outcome.error) };
@@ -617,6 +625,7 @@ export class Activation implements GrainRuntime {
         throw err;
       }
       if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
+      else this.callLog?.markOvertaken(); // a timer's or reminder's write
       await this.store(storedPayload(state, this.callLog)!);
       this.storedState = state;
     });
@@ -698,6 +707,7 @@ export class Activation implements GrainRuntime {
     try {
       this.beginWrite();
       if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
+      else this.callLog?.markOvertaken(); // a timer's or reminder's write
       // With a call record the clear is a write of the record and no state, so the record survives it.
       const payload = storedPayload(null, this.callLog);
       this.etag = payload === undefined

@@ -226,11 +226,7 @@ export class CallLog {
    * write of a call keeps that state for a replay, when it is small enough.
    */
   writing(id: string, stored: string | null): void {
-    // Calls whose host died after they wrote: this write goes past theirs.
-    for (const other of this.open) {
-      const o = this.entries.get(other) as Extract<Entry, { kind: 'open' }>;
-      if (other !== id && !o.live) o.overtaken = true;
-    }
+    this.markOvertaken(id);
     const e = this.entries.get(id);
     if (e !== undefined && e.kind === 'open') {
       e.writes++;
@@ -239,6 +235,17 @@ export class CallLog {
     const prev = stored === null || stored.length <= REPLAY_STATE_LIMIT ? stored : undefined;
     this.entries.set(id, { kind: 'open', writes: 1, prev, live: true, overtaken: false });
     this.open.add(id);
+  }
+
+  /**
+   * A write goes past the calls whose host died after they wrote (all but `except`, the
+   * writing call's own): their replays may answer, but not write on (`TurnIds.replay`).
+   */
+  markOvertaken(except?: string): void {
+    for (const other of this.open) {
+      const o = this.entries.get(other) as Extract<Entry, { kind: 'open' }>;
+      if (other !== except && !o.live) o.overtaken = true;
+    }
   }
 
   /**

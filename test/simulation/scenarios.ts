@@ -32,6 +32,26 @@ export const chaosFaults: SimulationFaults = {
   storageDelayMs: [0, 5],
 };
 
+/**
+ * One step of chaos, chosen by the cluster's seed: a silo crashes and a new one starts (1 in
+ * 4), the silos split in two (1 in 4), one pauses for 0.1–1.5 s (1 in 5), or all heal.
+ */
+export async function chaosStep(cluster: TestCluster): Promise<void> {
+  const r = cluster.random.next();
+  if (r < 0.25 && cluster.silos.length > 1) {
+    await cluster.killSilo(cluster.random.int(0, cluster.silos.length - 1));
+    await cluster.startSilo();
+  } else if (r < 0.5 && cluster.silos.length > 1) {
+    const cut = cluster.random.int(1, cluster.silos.length - 1);
+    const all = cluster.silos.map((_, i) => i);
+    await cluster.partition(all.slice(0, cut), all.slice(cut));
+  } else if (r < 0.7) {
+    await cluster.pauseSilo(cluster.random.int(0, cluster.silos.length - 1), cluster.random.int(100, 1_500));
+  } else {
+    await cluster.heal();
+  }
+}
+
 /** The sample Counter, idle after 300 ms: it deactivates and comes back many times in a run. */
 class ChurningCounter extends Counter {
   static override idleTimeoutMs = 300;
@@ -69,19 +89,7 @@ export async function singleActivation(seed: number, options: { clients?: number
       while (running > 0) {
         await cluster.sleep(cluster.random.int(20, 200));
         if (running === 0) break;
-        const r = cluster.random.next();
-        if (r < 0.25 && cluster.silos.length > 1) {
-          await cluster.killSilo(cluster.random.int(0, cluster.silos.length - 1));
-          await cluster.startSilo();
-        } else if (r < 0.5 && cluster.silos.length > 1) {
-          const cut = cluster.random.int(1, cluster.silos.length - 1);
-          const all = cluster.silos.map((_, i) => i);
-          await cluster.partition(all.slice(0, cut), all.slice(cut));
-        } else if (r < 0.7) {
-          await cluster.pauseSilo(cluster.random.int(0, cluster.silos.length - 1), cluster.random.int(100, 1_500));
-        } else {
-          await cluster.heal();
-        }
+        await chaosStep(cluster);
         chaos++;
         checkSingle(`after chaos step ${chaos}`);
       }

@@ -12,10 +12,13 @@
  * call record, with the ids of the calls waiting on its append, in the same atomic write as
  * the events. A call re-sent after its silo died finds its id there: answered from the
  * record when its outcome was stored, else replayed from the state before it, its confirms
- * that committed skipped (their events dropped, not appended again).
+ * that committed skipped (their events dropped, not appended again). A call whose turn ended
+ * with events of its own still unconfirmed (raised, then it returned or threw without
+ * confirming) is recorded, with its outcome, in the batch that appends those events: a
+ * re-send is answered, not run again to raise them twice.
  */
 import type { Activation, ActivationComponent } from '../../activation.js';
-import { CallLog, type TurnIds } from '../../call-log.js';
+import { CallLog, type RecordedOutcome, type TurnIds } from '../../call-log.js';
 import { copy, decode, encode, type DecodeOptions } from '../../codec.js';
 import { currentScope } from '../../context.js';
 import { GrainError, InconsistentStateError, InvalidArgumentError } from '../../errors.js';
@@ -45,11 +48,16 @@ interface Ticket {
   readonly turn: TurnIds | undefined;
   /**
    * The turn called `confirmEvents()` and waits on it: the batch holding these events is
-   * recorded under its id. (A turn that raised and never confirmed may have ended already:
-   * recording it would leave an entry nothing completes.)
+   * recorded under its id, open, and the turn's end completes the entry. A turn that ended
+   * before the batch holding its events was built is recorded with its outcome instead
+   * (`recordFor`); one that raised, has not confirmed and still runs is not recorded (an
+   * open entry might never be completed: its turn may end while the batch is in flight).
    */
   confirming: boolean;
+  /** The turn ended: its outcome, as it answered (see `captureEnded`). */
+  outcome?: RecordedOutcome;
 }
+
 
 /** The ticket key of code that runs outside any call scope. */
 const NO_SCOPE = {};
@@ -203,6 +211,7 @@ export class JournalState implements ActivationComponent {
         throw new InvalidArgumentError(`${this.act.key}: event${events.length > 1 ? ` ${i} of the batch` : ''} cannot be encoded (${(err as Error).message}); nothing was raised or written`, { cause: err });
       }
     });
+    this.captureEnded();
     let state = this.grain.state;
     try {
       // The decoded copy, as a replay will see it: the tentative state is what a reload gives.
@@ -320,24 +329,45 @@ export class JournalState implements ActivationComponent {
 
   /**
    * Puts the call record in `batch`: the ids of the calls waiting on this append, each with
-   * the confirmed state before it (what its replay starts from). The activation's record
-   * takes them only once the append committed (a refused append recorded nothing); undefined
-   * while there is no record to store.
+   * the confirmed state before it (what its replay starts from), and the calls whose turns
+   * ended with events of theirs in this batch, with their outcomes (in the same atomic write as
+   * the events, so a re-send finds the outcome exactly when the events committed). The
+   * activation's record takes them only once the append committed (a refused append recorded
+   * nothing, and its events are dropped with their tickets); undefined while there is no
+   * record to store.
    */
   private recordFor(batch: JournalBatch): { committed(): void } | undefined {
-    const ids: string[] = [];
-    for (const t of this.open) {
-      if (t.confirming && t.turn !== undefined && !ids.includes(t.turn.id)) ids.push(t.turn.id);
-    }
     const log = this.act.callLog;
-    if (ids.length === 0) {
-      if (log !== null) batch.calls = log.text();
+    const ids: string[] = [];
+    const ended = new Map<string, RecordedOutcome>();
+    for (const t of this.open) {
+      if (t.turn === undefined) continue;
+      const id = t.turn.id;
+      if (ids.includes(id) || ended.has(id)) continue;
+      const outcome = t.outcome ?? this.act.endedOutcome(id);
+      if (outcome !== undefined) {
+        // Never twice in the record (a second entry would make it unreadable): one the
+        // record holds already (a reload brought it) is carried by its text.
+        if (log?.has(id) !== true) ended.set(id, outcome);
+      } else if (t.confirming) {
+        ids.push(id);
+      }
+    }
+    if (ids.length === 0 && ended.size === 0) {
+      if (log !== null) {
+        log.markOvertaken(); // events of no call (a timer's, a reminder's) go past open ones too
+        batch.calls = log.text();
+      }
       return log !== null ? { committed: () => { this.act.storedState = encode(this.confirmed); } } : undefined;
     }
     const prev = log !== null ? this.act.storedState : this.confirmedText();
     // A copy takes the writes: the activation's record must not say this batch committed before it has.
     const draft = log === null ? new CallLog() : CallLog.parse(log.text());
     for (const id of ids) draft.writing(id, prev);
+    for (const [id, outcome] of ended) {
+      draft.writing(id, prev);
+      draft.complete(id, outcome);
+    }
     batch.calls = draft.text();
     return {
       committed: () => {
@@ -347,9 +377,39 @@ export class JournalState implements ActivationComponent {
           if (live.replayOf(id) !== undefined) live.resume(id);
           live.writing(id, prev);
         }
+        for (const [id, outcome] of ended) {
+          if (live.has(id)) continue;
+          live.writing(id, prev);
+          live.complete(id, outcome);
+        }
         this.act.storedState = encode(this.confirmed);
       },
     };
+  }
+
+  /**
+   * Fixes the outcome of every turn that ended with events still unconfirmed, as it is now,
+   * before a raise changes the grain's state in place: a method may answer with part of its
+   * tentative state (`return this.state.items`), and its record must keep what it answered,
+   * not what later events made of that object.
+   */
+  private captureEnded(): void {
+    for (const t of this.open) {
+      if (t.turn === undefined || t.outcome !== undefined) continue;
+      const outcome = this.act.endedOutcome(t.turn.id);
+      if (outcome === undefined) continue;
+      if (!outcome.ok) {
+        t.outcome = outcome;
+        continue;
+      }
+      try {
+        // Through the codec as the record stores it (runtime/call-log.ts: an envelope level).
+        t.outcome = { ok: true, value: decode(encode(outcome.value, 1), this.decodeOptions, 1) };
+      } catch {
+        // It cannot be encoded: the record says so when it completes the call (as for any call).
+        t.outcome = outcome;
+      }
+    }
   }
 
   private async publish(batch: JournalBatch): Promise<void> {
