@@ -313,6 +313,10 @@ export class JournalState implements ActivationComponent {
       // Lost the race: take the stored truth now, so the caller's retry starts from it. Any
       // other failure (the outcome may be unknown): reload before the next call.
       this.stale = true;
+      // The append may have landed (its answer lost): it may have gone past the calls whose
+      // silo died after they wrote, and their re-sends must not be replayed from this stale
+      // record before the reload (a replay would answer with a later version).
+      this.act.callLog?.markOvertaken();
       if (err instanceof InconsistentStateError) await this.loadNow().catch(() => undefined);
       throw err;
     }
