@@ -31,6 +31,13 @@ export interface CheckLinearizableOptions<S = unknown> {
   /** The grain type to check (`"Counter"`), or one grain (`"Counter/a"`); default: every call in the history. */
   grain?: string;
   model: LinearizabilityModel<S>;
+  /**
+   * How many (placed calls, model state) pairs the search may visit on one grain before it
+   * gives up with an error (default 500,000: a few hundred MB at most). A history that no
+   * order explains can take exponential time to prove so; a budget ends it with a clear
+   * answer instead of running out of memory. Check fewer calls per grain, or raise it.
+   */
+  maxStates?: number;
 }
 
 export type LinearizabilityResult =
@@ -68,7 +75,7 @@ export function checkLinearizable<S>(history: readonly HistoryEvent[], options: 
   let operations = 0;
   for (const [id, events] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     operations += events.length;
-    const failure = checkGrain(id, events, options.model);
+    const failure = checkGrain(id, events, options.model, budget(id, options.maxStates ?? DEFAULT_MAX_STATES));
     if (failure) return failure;
   }
   return { ok: true, grains: groups.size, operations };
@@ -106,14 +113,26 @@ interface SearchResult<S> {
   bestState: S;
 }
 
-function checkGrain<S>(id: string, events: HistoryEvent[], model: LinearizabilityModel<S>): LinearizabilityResult | undefined {
+const DEFAULT_MAX_STATES = 500_000;
+
+/** Counts the pairs the search visits on one grain; throws past `max`. */
+function budget(id: string, max: number): () => void {
+  let visited = 0;
+  return () => {
+    if (++visited > max) {
+      throw new Error(`checkLinearizable gave up on ${id} after visiting ${max.toLocaleString('en-US')} (placed calls, model state) pairs without deciding: the calls on it may or may not be linearizable; check fewer calls per grain (or raise maxStates)`);
+    }
+  };
+}
+
+function checkGrain<S>(id: string, events: HistoryEvent[], model: LinearizabilityModel<S>, visit: () => void): LinearizabilityResult | undefined {
   const whole = events.map((event): Op => ({ event, required: event.ok, free: !event.ok }));
-  const result = search(whole, model);
-  return result.ok ? undefined : explain(id, events, model, whole, result);
+  const result = search(whole, model, visit);
+  return result.ok ? undefined : explain(id, events, model, whole, result, visit);
 }
 
 /** Wing & Gong with memoisation over (placed set, state). */
-function search<S>(ops: Op[], model: LinearizabilityModel<S>): SearchResult<S> {
+function search<S>(ops: Op[], model: LinearizabilityModel<S>, visit: () => void): SearchResult<S> {
   const n = ops.length;
   const resultEqual = model.resultEqual ?? deepEqual;
   const head = buildList(ops);
@@ -151,6 +170,7 @@ function search<S>(ops: Op[], model: LinearizabilityModel<S>): SearchResult<S> {
           entry = entry.next;
           continue;
         }
+        visit();
         calls.push({ node: entry, state });
         state = next as S;
         if (op.required) requiredLeft--;
@@ -258,7 +278,7 @@ function memo<S>(model: LinearizabilityModel<S>): (words: Uint32Array, state: S)
  * it may be left out, or placed with the result it later returned). The failed search names where it ends
  * (`stuckAt`); a second search on that prefix finds the longest order to show.
  */
-function explain<S>(id: string, events: HistoryEvent[], model: LinearizabilityModel<S>, whole: Op[], failed: SearchResult<S>): LinearizabilityResult {
+function explain<S>(id: string, events: HistoryEvent[], model: LinearizabilityModel<S>, whole: Op[], failed: SearchResult<S>, visit: () => void): LinearizabilityResult {
   const order = timeOrder(whole);
   const cut = order[failed.stuckAt]!;
   const returnPos = new Map<number, number>();
@@ -272,7 +292,7 @@ function explain<S>(id: string, events: HistoryEvent[], model: LinearizabilityMo
     if (e.call) ops.push({ event: op.event, required: op.required && returnPos.get(e.op)! <= failed.stuckAt, free: op.free });
   }
   let prefix = ops.map((o) => o.event);
-  let result = search(ops, model);
+  let result = search(ops, model, visit);
   if (result.ok) {
     // Not expected (see `stuckAt`); describe the whole history rather than nothing.
     ops = whole;

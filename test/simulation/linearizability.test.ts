@@ -159,6 +159,16 @@ describe('checkLinearizable: grains and options', () => {
   it('refuses options without a model', () => {
     expect(() => checkLinearizable([], {} as never)).toThrow(/needs \{ model/);
   });
+
+  it('gives up with a clear error past maxStates instead of running out of memory', () => {
+    // 40 overlapping failed adds (each may or may not have run), then a total no subset gives:
+    // proving it takes every subset; the budget ends the search.
+    const h = Array.from({ length: 40 }, (_, i) => call(`c${i}`, 'add', [1], 0, 10, { error: 'TimeoutError' }));
+    h.push(call('r', 'get', [], 20, 30, { value: -1 }));
+    expect(() => checkLinearizable(h, { model: counter, maxStates: 5_000 })).toThrow(/gave up on G\/a after visiting 5,000 .*may or may not be linearizable/);
+    // Without the impossible read it is decided long before the budget.
+    expect(checkLinearizable(h.slice(0, -1), { model: counter, maxStates: 5_000 }).ok).toBe(true);
+  });
 });
 
 /** A history of `n` calls whose linearization points are 10 ms apart, each call spanning up to ±`spread` ms around its point. */
