@@ -37,7 +37,7 @@ export class SimJournal extends JournaledGrain<{ log: LogEvent[] }, LogEvent> {
   protected override initialState() { return { log: [] as LogEvent[] }; }
   protected override apply(s: { log: LogEvent[] }, e: LogEvent) { s.log.push(e); }
 
-  private raise(op: string, n: number, oneByOne: boolean): void {
+  #raise(op: string, n: number, oneByOne: boolean): void {
     const events = Array.from({ length: n }, (_, i) => ({ op, i, n }));
     if (oneByOne) for (const e of events) this.raiseEvent(e);
     else this.raiseEvents(events);
@@ -45,14 +45,14 @@ export class SimJournal extends JournaledGrain<{ log: LogEvent[] }, LogEvent> {
 
   /** `n` events in one confirm; answers the version after it (the log's length). */
   async append(op: string, n: number, oneByOne: boolean): Promise<{ version: number }> {
-    this.raise(op, n, oneByOne);
+    this.#raise(op, n, oneByOne);
     await this.confirmEvents();
     return { version: this.version };
   }
 
   /** `n` events confirmed, then the call fails: its events are confirmed all the same. */
   async appendThenFail(op: string, n: number): Promise<void> {
-    this.raise(op, n, false);
+    this.#raise(op, n, false);
     await this.confirmEvents();
     throw new Error(`${AFTER_CONFIRM} ${op}`);
   }
@@ -63,7 +63,7 @@ export class SimJournal extends JournaledGrain<{ log: LogEvent[] }, LogEvent> {
    * deactivation drops them. Either way all of them or none.
    */
   async raiseThenFail(op: string, n: number): Promise<void> {
-    this.raise(op, n, false);
+    this.#raise(op, n, false);
     throw new Error(`${BEFORE_CONFIRM} ${op}`);
   }
 
