@@ -624,11 +624,19 @@ export class Activation implements GrainRuntime {
         this.afterRefusedWrite(err);
         throw err;
       }
-      if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
-      else this.callLog?.markOvertaken(); // a timer's or reminder's write
+      this.noteWrite(turn);
       await this.store(storedPayload(state, this.callLog)!);
       this.storedState = state;
     });
+  }
+
+  /**
+   * The call record hears of a write about to go: a call's is recorded as open; one of no call
+   * (a timer's, a reminder's) still goes past the calls whose silo died after they wrote.
+   */
+  private noteWrite(turn: TurnIds | undefined): void {
+    if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
+    else this.callLog?.markOvertaken();
   }
 
   /** Writes from interleaved turns go one after another, each with the ETag the last one got. */
@@ -648,10 +656,6 @@ export class Activation implements GrainRuntime {
     }
   }
 
-  /**
-   * A replay's write that committed on the call's first run is skipped; after the last of them
-   * the state is the stored one. True when this write is skipped.
-   */
   /**
    * A replay's write: skipped while it is one the first run committed. The replay keeps its own
    * state through them, so what it answers is what the first run answered, though other calls
@@ -706,8 +710,7 @@ export class Activation implements GrainRuntime {
     if (this.skippedByReplay(turn)) return;
     try {
       this.beginWrite();
-      if (turn !== undefined) (this.callLog ??= new CallLog()).writing(turn.id, this.storedState);
-      else this.callLog?.markOvertaken(); // a timer's or reminder's write
+      this.noteWrite(turn);
       // With a call record the clear is a write of the record and no state, so the record survives it.
       const payload = storedPayload(null, this.callLog);
       this.etag = payload === undefined

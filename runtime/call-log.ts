@@ -343,7 +343,7 @@ export class CallLog {
       this.entries.delete(oldest.id);
       // The new first entry leaves restText: it is written whole, not front-coded (see text()).
       const first = this.done[0];
-      if (first !== undefined) this.restText = this.done.length === 1 ? '' : this.restText.slice(first.text.length + 1);
+      if (first !== undefined) this.restText = this.restText.slice(first.text.length + 1);
     }
   }
 }

@@ -12,7 +12,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { JournaledGrain, TestCluster, memoryStorage, type StorageProvider } from 'granary';
-import { CallLog, InconsistentStateError, grainId, type JournalStorage } from 'granary/internal';
+import { CallLog, InconsistentStateError, grainId } from 'granary/internal';
+import { holdingStorage } from './holding-storage.js';
 
 interface Noted { tag: string }
 
@@ -56,43 +57,6 @@ class JNotes extends JournaledGrain<{ tags: string[] }, Noted> {
   }
 }
 
-type Moment = 'before' | 'after';
-
-/** Memory storage whose journal can hold the next append of a grain, before it reaches storage or after it committed. */
-function holdingJournal(inner: StorageProvider): StorageProvider & { hold(grain: string, moment: Moment): { reached: Promise<void>; release(): void } } {
-  const j = inner.journal!;
-  let armed: { grain: string; moment: Moment; reached: () => void; release: Promise<void> } | undefined;
-  const journal: JournalStorage = {
-    load: j.load.bind(j),
-    readEvents: j.readEvents.bind(j),
-    writeSnapshot: j.writeSnapshot.bind(j),
-    async append(id, batch) {
-      const g = armed !== undefined && `${id.type}/${id.key}` === armed.grain ? armed : undefined;
-      if (g === undefined) return j.append(id, batch);
-      armed = undefined;
-      if (g.moment === 'before') { g.reached(); await g.release; return j.append(id, batch); }
-      const out = await j.append(id, batch);
-      g.reached();
-      await g.release;
-      return out;
-    },
-  };
-  return {
-    name: `holding(${inner.name})`,
-    read: inner.read.bind(inner),
-    write: inner.write.bind(inner),
-    clear: inner.clear.bind(inner),
-    journal,
-    hold(grain, moment) {
-      let release!: () => void;
-      let reached!: () => void;
-      const p = new Promise<void>((r) => { reached = r; });
-      armed = { grain, moment, reached, release: new Promise<void>((r) => { release = r; }) };
-      return { reached: p, release };
-    },
-  };
-}
-
 let cluster: TestCluster | undefined;
 afterEach(async () => { await cluster?.stop(); cluster = undefined; });
 
@@ -100,7 +64,7 @@ let seq = 0;
 
 /** Two silos; JNotes/<key> activated on silo 0, so silo 1 (the router the calls go through) survives its kill. */
 async function start() {
-  const storage = holdingJournal(memoryStorage());
+  const storage = holdingStorage(memoryStorage());
   const c = await TestCluster.start({ silos: 2, grains: [JNotes], storage });
   cluster = c;
   const key = `n${++seq}`;

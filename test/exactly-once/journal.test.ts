@@ -8,7 +8,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Grain, JournaledGrain, TestCluster, dynamoStorage, memoryStorage, type DynamoStorage, type StorageProvider } from 'granary';
-import { CallLog, grainId, type JournalBatch, type JournalStorage } from 'granary/internal';
+import { CallLog, grainId, type JournalBatch } from 'granary/internal';
+import { holdingStorage } from './holding-storage.js';
 import { startDynalite, uniqueTable, type DynamoEndpoint } from '../support/dynamodb.js';
 
 interface Added { by: number }
@@ -67,51 +68,6 @@ class JBig extends JournaledGrain<{ n: number; pad: string }, Added> {
 }
 
 
-type Moment = 'before' | 'after';
-interface Held { reached: Promise<void>; release(): void }
-
-/** Storage that can hold one journal append (or state write) of a chosen grain, before it reaches storage or after it committed. */
-function holding(inner: StorageProvider): StorageProvider & { hold(grain: string, moment: Moment): Held } {
-  let armed: { grain: string; moment: Moment; reached: () => void; release: Promise<void> } | undefined;
-  async function through<T>(grain: string, op: () => Promise<T>): Promise<T> {
-    const g = armed !== undefined && grain === armed.grain ? armed : undefined;
-    if (g === undefined) return op();
-    armed = undefined;
-    if (g.moment === 'before') {
-      g.reached();
-      await g.release;
-      return op();
-    }
-    const out = await op();
-    g.reached();
-    await g.release;
-    return out;
-  }
-  const j = inner.journal!;
-  const journal: JournalStorage = {
-    load: j.load.bind(j),
-    readEvents: j.readEvents.bind(j),
-    writeSnapshot: j.writeSnapshot.bind(j),
-    append: (id, batch) => through(`${id.type}/${id.key}`, () => j.append(id, batch)),
-  };
-  return {
-    name: `holding(${inner.name})`,
-    read: inner.read.bind(inner),
-    clear: inner.clear.bind(inner),
-    write: (id, name, payload, etag) => through(String(id), () => inner.write(id, name, payload, etag)),
-    journal,
-    ...(inner.reminders !== undefined ? { reminders: inner.reminders } : {}),
-    ...(inner.streams !== undefined ? { streams: inner.streams } : {}),
-    hold(grain, moment) {
-      let release!: () => void;
-      let reached!: () => void;
-      const p = new Promise<void>((r) => { reached = r; });
-      armed = { grain, moment, reached, release: new Promise<void>((r) => { release = r; }) };
-      return { reached: p, release };
-    },
-  };
-}
-
 /** Every stored event of `key`, from version 0 (a snapshot hides none). */
 async function storedEvents(storage: StorageProvider, key: string): Promise<number[]> {
   const j = storage.journal!;
@@ -159,7 +115,7 @@ for (const [backend, kind] of backends) {
 
     async function start(silos = 2) {
       const inner = await open();
-      const storage = holding(inner);
+      const storage = holdingStorage(inner);
       cluster = await TestCluster.start({ silos, grains: [JTally, JRelay, JBig], storage });
       return { c: cluster, storage, key: `k${++seq}` };
     }

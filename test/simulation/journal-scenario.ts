@@ -11,7 +11,7 @@ import { SiloUnavailableError, type GrainId, type JournalBatch, type JournalSnap
 import { decode } from '../../runtime/codec.js';
 import { memoryStorage } from '../../silo/memory/index.js';
 import { checkLinearizable, SeededRandom, TestCluster, type HistoryEvent, type LinearizabilityModel, type SimulationFaults } from '../../testing.js';
-import { chaosFaults, chaosStep, type ScenarioResult } from './scenarios.js';
+import { chaosFaults, chaosWhile, type ScenarioResult } from './scenarios.js';
 
 /** One event: event `i` of the `n` a call (`op`, the test's own id for the call) raised. */
 export interface LogEvent { op: string; i: number; n: number }
@@ -174,14 +174,7 @@ export async function journalKeepsConfirmed(seed: number, options: JournalScenar
   try {
     const users = await Promise.all(Array.from({ length: options.clients ?? 4 }, (_, i) => cluster.newClient(`u${i}`)));
     let running = users.length;
-    const chaosLoop = (async () => {
-      while (running > 0) {
-        await cluster.sleep(cluster.random.int(20, 200));
-        if (running === 0) break;
-        await chaosStep(cluster);
-        chaos++;
-      }
-    })();
+    const chaosLoop = chaosWhile(cluster, () => running > 0);
     await Promise.all(users.map(async (u, ui) => {
       for (let i = 0; i < (options.calls ?? 15); i++) {
         const key = cluster.random.pick(keys);
@@ -206,7 +199,7 @@ export async function journalKeepsConfirmed(seed: number, options: JournalScenar
       }
       running--;
     }));
-    await chaosLoop;
+    chaos = await chaosLoop;
     cluster.setFaults({});
     env.faults = { errorRate: 0, delayMs: [0, 0] };
     await cluster.heal();

@@ -36,7 +36,7 @@ export const chaosFaults: SimulationFaults = {
  * One step of chaos, chosen by the cluster's seed: a silo crashes and a new one starts (1 in
  * 4), the silos split in two (1 in 4), one pauses for 0.1–1.5 s (1 in 5), or all heal.
  */
-export async function chaosStep(cluster: TestCluster): Promise<void> {
+async function chaosStep(cluster: TestCluster): Promise<void> {
   const r = cluster.random.next();
   if (r < 0.25 && cluster.silos.length > 1) {
     await cluster.killSilo(cluster.random.int(0, cluster.silos.length - 1));
@@ -50,6 +50,22 @@ export async function chaosStep(cluster: TestCluster): Promise<void> {
   } else {
     await cluster.heal();
   }
+}
+
+/**
+ * Chaos steps every 20–200 ms of simulated time while `active()`; `after` runs after each.
+ * Resolves with the number of steps taken.
+ */
+export async function chaosWhile(cluster: TestCluster, active: () => boolean, after?: (step: number) => void): Promise<number> {
+  let steps = 0;
+  while (active()) {
+    await cluster.sleep(cluster.random.int(20, 200));
+    if (!active()) break;
+    await chaosStep(cluster);
+    steps++;
+    after?.(steps);
+  }
+  return steps;
 }
 
 /** The sample Counter, idle after 300 ms: it deactivates and comes back many times in a run. */
@@ -85,15 +101,7 @@ export async function singleActivation(seed: number, options: { clients?: number
   try {
     const users = await Promise.all(Array.from({ length: options.clients ?? 4 }, (_, i) => cluster.newClient(`u${i}`)));
     let running = users.length;
-    const chaosLoop = (async () => {
-      while (running > 0) {
-        await cluster.sleep(cluster.random.int(20, 200));
-        if (running === 0) break;
-        await chaosStep(cluster);
-        chaos++;
-        checkSingle(`after chaos step ${chaos}`);
-      }
-    })();
+    const chaosLoop = chaosWhile(cluster, () => running > 0, (step) => checkSingle(`after chaos step ${step}`));
     await Promise.all(users.map(async (u) => {
       for (let i = 0; i < (options.calls ?? 15); i++) {
         const ref = u.getGrain(ChurningCounter, cluster.random.pick(keys));
@@ -105,7 +113,7 @@ export async function singleActivation(seed: number, options: { clients?: number
       }
       running--;
     }));
-    await chaosLoop;
+    chaos = await chaosLoop;
     await cluster.heal();
     await cluster.runUntilQuiet();
     checkSingle('at the end');

@@ -58,7 +58,6 @@ interface Ticket {
   outcome?: RecordedOutcome;
 }
 
-
 /** The ticket key of code that runs outside any call scope. */
 const NO_SCOPE = {};
 
